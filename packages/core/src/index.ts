@@ -13,3 +13,6 @@ export * from './rng.js';
 export * from './module/module.js';
 export * from './module/registry.js';
 export * from './engine/backend.js';
+export * from './ops/index.js';
+export * from './bricks/index.js';
+export * from './testing/index.js';

@@ -101,6 +101,35 @@ function describe(v: unknown): string {
   }
 }
 
+function brickClassOrThrow(type: string, path = ''): BrickClass {
+  const cls = registry.get(type);
+  if (cls) return cls;
+  const pkg = knownElsewhere[type];
+  const where = path ? ` (at '${path}')` : '';
+  throw new BrickConfigError(
+    pkg
+      ? `build: brick type '${type}'${where} is provided by ${pkg}; install it (npm install ${pkg}) and import it before building`
+      : `build: unknown brick type '${type}'${where}; registered types: ${registeredBricks().join(', ')}`,
+  );
+}
+
+/**
+ * Validates a config and every brick config nested in it (fields holding `{type, ...}` objects
+ * or arrays of them), so that a bad leaf fails before any sibling allocates a tensor.
+ */
+export function validateBrickConfig(config: BrickConfig, path = ''): void {
+  const cls = brickClassOrThrow(config.type, path);
+  parseConfig(cls, config, path);
+  for (const [key, value] of Object.entries(config)) {
+    const items = Array.isArray(value) ? value.map((v, i) => [`${key}.${i}`, v] as const) : [[key, value] as const];
+    for (const [sub, v] of items) {
+      if (v && typeof v === 'object' && typeof (v as BrickConfig).type === 'string' && registry.has((v as BrickConfig).type)) {
+        validateBrickConfig(v as BrickConfig, path ? `${path}.${sub}` : sub);
+      }
+    }
+  }
+}
+
 /**
  * Builds a module from its JSON config (the inverse of `module.toConfig()`). Nested brick
  * configs are built by the bricks themselves through this function.
@@ -109,15 +138,8 @@ export function build<M extends Module = Module>(config: BrickConfig, options: B
   if (config === null || typeof config !== 'object' || typeof config.type !== 'string') {
     throw new BrickConfigError(`build: config must be an object with a string 'type', got ${describe(config)}`);
   }
-  const cls = registry.get(config.type);
-  if (!cls) {
-    const pkg = knownElsewhere[config.type];
-    throw new BrickConfigError(
-      pkg
-        ? `build: brick type '${config.type}' is provided by ${pkg}; install it (npm install ${pkg}) and import it before building`
-        : `build: unknown brick type '${config.type}'; registered types: ${registeredBricks().join(', ')}`,
-    );
-  }
+  validateBrickConfig(config);
+  const cls = brickClassOrThrow(config.type);
   const module = new cls(config, options) as M;
   module.namedModules(); // assign paths for error messages
   return module;

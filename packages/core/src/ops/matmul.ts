@@ -1,0 +1,64 @@
+import * as tf from '@tensorflow/tfjs-core';
+
+/**
+ * Core's matrix product, with a gradient of its own.
+ *
+ * tfjs's autodiff of `matMul` emits transposed (`transposeA/B`) and batched products; on wasm only
+ * non-transposed batch-1 products reach XNNPACK and the rest run 10–45× slower (DESIGN.md, "Own the
+ * matmul"). Here transposes are materialised explicitly and the backward pass issues only plain
+ * products, so every brick gets the fast path by calling this.
+ */
+
+/** Swaps the last two axes. */
+export function swapLastAxes(x: tf.Tensor): tf.Tensor {
+  const r = x.rank;
+  const perm = [...Array(r).keys()];
+  perm[r - 2] = r - 1;
+  perm[r - 1] = r - 2;
+  return tf.transpose(x, perm);
+}
+
+// C = A · B for A [..., m, k], B [..., k, n] with equal batch dims (both rank ≥ 2).
+const plainMatmul = tf.customGrad(((a: tf.Tensor, b: tf.Tensor, save: tf.GradSaveFunc) => {
+  save([a, b]);
+  return {
+    value: tf.matMul(a, b),
+    gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+      const [sa, sb] = saved;
+      // dA = dC · Bᵀ ; dB = Aᵀ · dC  — transposes made explicit.
+      return [tf.matMul(dy, swapLastAxes(sb)), tf.matMul(swapLastAxes(sa), dy)];
+    },
+  };
+}) as any) as (a: tf.Tensor, b: tf.Tensor) => tf.Tensor;
+
+/**
+ * `a · b` (optionally transposing either operand), for a [..., m, k] and b [..., k, n] with equal
+ * batch dims, or b rank 2 shared across a's leading dims (a linear map).
+ */
+export function matmul(a: tf.Tensor, b: tf.Tensor, transposeA = false, transposeB = false): tf.Tensor {
+  return tf.tidy(() => {
+    if (a.rank < 2 || b.rank < 2) {
+      throw new Error(`matmul: operands must have rank ≥ 2, got a [${a.shape}] and b [${b.shape}]`);
+    }
+    const A = transposeA ? swapLastAxes(a) : a;
+    const B = transposeB ? swapLastAxes(b) : b;
+    if (B.rank === 2 && A.rank > 2) {
+      // [..., m, k] · [k, n] → flatten the leading dims into one product.
+      const lead = A.shape.slice(0, -1);
+      const k = A.shape[A.rank - 1];
+      const y = plainMatmul(tf.reshape(A, [-1, k]), B);
+      return tf.reshape(y, [...lead, B.shape[1] as number]);
+    }
+    if (A.rank !== B.rank || A.shape.slice(0, -2).some((d, i) => d !== B.shape[i])) {
+      throw new Error(
+        `matmul: batch dimensions must match (or b must be rank 2), got a [${a.shape}] and b [${b.shape}]`,
+      );
+    }
+    if (A.shape[A.rank - 1] !== B.shape[B.rank - 2]) {
+      throw new Error(
+        `matmul: inner dimensions differ: a [${a.shape}]${transposeA ? 'ᵀ' : ''} · b [${b.shape}]${transposeB ? 'ᵀ' : ''}`,
+      );
+    }
+    return plainMatmul(A, B);
+  });
+}

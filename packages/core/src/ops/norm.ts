@@ -1,0 +1,76 @@
+import * as tf from '@tensorflow/tfjs-core';
+
+/**
+ * Layer norm and RMS norm over the last axis, each one op with an analytic gradient (a handful of
+ * kernels instead of the dozen autodiff emits; a fused kernel per backend can replace the
+ * reference path behind the same function).
+ */
+
+function lastAxisMean(x: tf.Tensor): tf.Tensor {
+  return tf.mean(x, -1, true);
+}
+
+/** Sum over every axis but the last: [..., d] → [d]. */
+function sumLeading(x: tf.Tensor): tf.Tensor {
+  return tf.sum(tf.reshape(x, [-1, x.shape[x.rank - 1]]), 0);
+}
+
+function makeLayerNorm(eps: number) {
+  return tf.customGrad(((x: tf.Tensor, gamma: tf.Tensor, beta: tf.Tensor, save: tf.GradSaveFunc) => {
+    const xc = tf.sub(x, lastAxisMean(x));
+    const rstd = tf.rsqrt(tf.add(lastAxisMean(tf.square(xc)), eps)); // [..., 1]
+    const xhat = tf.mul(xc, rstd);
+    save([xhat, rstd, gamma]);
+    return {
+      value: tf.add(tf.mul(xhat, gamma), beta),
+      gradFunc: (dy: tf.Tensor, [sxhat, srstd, sgamma]: tf.Tensor[]) => {
+        const g = tf.mul(dy, sgamma);
+        // dx = rstd · (g − mean(g) − x̂ · mean(g · x̂))
+        const dx = tf.mul(srstd, tf.sub(tf.sub(g, lastAxisMean(g)), tf.mul(sxhat, lastAxisMean(tf.mul(g, sxhat)))));
+        return [dx, sumLeading(tf.mul(dy, sxhat)), sumLeading(dy)];
+      },
+    };
+  }) as any) as (x: tf.Tensor, gamma: tf.Tensor, beta: tf.Tensor) => tf.Tensor;
+}
+
+function makeRmsNorm(eps: number) {
+  return tf.customGrad(((x: tf.Tensor, gamma: tf.Tensor, save: tf.GradSaveFunc) => {
+    const r = tf.rsqrt(tf.add(lastAxisMean(tf.square(x)), eps)); // [..., 1]
+    const xhat = tf.mul(x, r);
+    save([xhat, r, gamma]);
+    return {
+      value: tf.mul(xhat, gamma),
+      gradFunc: (dy: tf.Tensor, [sxhat, sr, sgamma]: tf.Tensor[]) => {
+        const g = tf.mul(dy, sgamma);
+        const dx = tf.mul(sr, tf.sub(g, tf.mul(sxhat, lastAxisMean(tf.mul(g, sxhat)))));
+        return [dx, sumLeading(tf.mul(dy, sxhat))];
+      },
+    };
+  }) as any) as (x: tf.Tensor, gamma: tf.Tensor) => tf.Tensor;
+}
+
+const layerNormCache = new Map<number, ReturnType<typeof makeLayerNorm>>();
+const rmsNormCache = new Map<number, ReturnType<typeof makeRmsNorm>>();
+
+/**
+ * LayerNorm over the last axis: x [..., d], gamma/beta [d] (null = no scale / no shift).
+ * y = (x − mean) / √(var + eps) · gamma + beta, with the biased variance (as PyTorch).
+ */
+export function layerNorm(x: tf.Tensor, gamma: tf.Tensor | null, beta: tf.Tensor | null, eps = 1e-5): tf.Tensor {
+  return tf.tidy(() => {
+    const d = x.shape[x.rank - 1];
+    let f = layerNormCache.get(eps);
+    if (!f) layerNormCache.set(eps, (f = makeLayerNorm(eps)));
+    return f(x, gamma ?? tf.ones([d]), beta ?? tf.zeros([d]));
+  });
+}
+
+/** RMSNorm over the last axis: y = x / √(mean(x²) + eps) · gamma; x [..., d], gamma [d] or null. */
+export function rmsNorm(x: tf.Tensor, gamma: tf.Tensor | null, eps = 1e-6): tf.Tensor {
+  return tf.tidy(() => {
+    const d = x.shape[x.rank - 1];
+    let f = rmsNormCache.get(eps);
+    if (!f) rmsNormCache.set(eps, (f = makeRmsNorm(eps)));
+    return f(x, gamma ?? tf.ones([d]));
+  });
+}

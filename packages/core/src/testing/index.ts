@@ -1,0 +1,1 @@
+export * from './grad-check.js';
