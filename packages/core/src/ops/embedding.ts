@@ -18,13 +18,14 @@ export function embeddingLookup(ids: tf.Tensor, weight: tf.Tensor): tf.Tensor {
     if (ids.dtype !== 'int32') throw new Error(`embeddingLookup: ids must be int32, got ${ids.dtype}`);
     const [rows, dim] = weight.shape;
     const flat = tf.reshape(ids, [-1]);
-    const lookup = tf.customGrad(((w: tf.Tensor, save: tf.GradSaveFunc) => {
-      save([]);
+    // The ids travel through `save` so they outlive this tidy until the backward pass.
+    const lookup = tf.customGrad(((w: tf.Tensor, idx: tf.Tensor, save: tf.GradSaveFunc) => {
+      save([idx]);
       return {
-        value: tf.gather(w, flat),
-        gradFunc: (dy: tf.Tensor) => scatterRows(dy, flat, rows),
+        value: tf.gather(w, idx),
+        gradFunc: (dy: tf.Tensor, [savedIds]: tf.Tensor[]) => [scatterRows(dy, savedIds, rows), tf.zerosLike(savedIds)],
       };
-    }) as any) as (w: tf.Tensor) => tf.Tensor;
-    return tf.reshape(lookup(weight), [...ids.shape, dim]);
+    }) as any) as (w: tf.Tensor, idx: tf.Tensor) => tf.Tensor;
+    return tf.reshape(lookup(weight, flat), [...ids.shape, dim]);
   });
 }

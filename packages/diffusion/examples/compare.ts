@@ -1,0 +1,77 @@
+/**
+ * RIN against a plain transformer denoiser of the same forward FLOPs (±1%), each trained for the
+ * same wall-clock time on 16×16 `shapes` with the same recipe, data and seed, then scored with
+ * shapesFD (DDIM 25 steps, guidance 3). Does RIN's adaptive computation win at this scale?
+ *
+ *   node packages/diffusion/scripts/run.mjs packages/diffusion/examples/compare.ts --minutes 5 --backend wasm
+ *
+ * Options: --minutes (per model, default 5), --backend, --out (default out/compare), --fd-n (128), --seed.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import { parseArgs } from 'node:util';
+import { mkdir, writeFile } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import { Rng, lossCurvePng, writePng, type BrickConfig } from '@brickml/core';
+import {
+  GaussianDiffusion, ShapesFD, classGridPng, denoiserFlops, diffusionTrainer, evaluateShapesFD, sampleClassGrid, shapesDiffusionConfig,
+  shapesRinConfig, shapesTrainingData, shapesTransformerConfig, trainWithBudget,
+} from '../src/index.js';
+import { setupBackend } from '../scripts/backend.js';
+
+const { values: args } = parseArgs({
+  options: {
+    minutes: { type: 'string', default: '5' },
+    backend: { type: 'string' },
+    out: { type: 'string', default: 'out/compare' },
+    'fd-n': { type: 'string', default: '128' },
+    seed: { type: 'string', default: '0' },
+  },
+});
+const seconds = Number(args.minutes) * 60;
+const out = resolve(args.out);
+const seed = Number(args.seed);
+const backend = await setupBackend(args.backend);
+console.log(`backend: ${backend.line}`);
+await mkdir(out, { recursive: true });
+const metric = await ShapesFD.load();
+
+const rows: Array<Record<string, unknown>> = [];
+const series = [];
+for (const [name, denoiser] of [['RIN', shapesRinConfig()], ['transformer', shapesTransformerConfig()]] as Array<[string, BrickConfig]>) {
+  const model = new GaussianDiffusion(shapesDiffusionConfig({ denoiser }), { rng: new Rng(seed) });
+  const { data, toData } = shapesTrainingData(16, 64, seed + 1);
+  // Cosine horizon: what the budget allows at the speed of the first 10 steps.
+  const horizon = { steps: 1_000_000 };
+  const schedule = (s: number) => (s < 100 ? (3e-3 * (s + 1)) / 100 : 1.5e-3 * (1 + Math.cos(Math.PI * Math.min(1, (s - 100) / Math.max(1, horizon.steps - 100)))));
+  const parts = diffusionTrainer({ model, data, toData, steps: 1_000_000, schedule, seed });
+  const t0 = performance.now();
+  const run = await trainWithBudget(parts.trainer, parts.batches, {
+    steps: 1_000_000, seconds, label: name,
+    onStep: (r) => {
+      if (r.step === 10) horizon.steps = 10 + Math.floor((seconds - (performance.now() - t0) / 1000) / ((performance.now() - t0) / 10_000));
+    },
+  });
+  const fd = await parts.ema.withAveraged(model, async () => {
+    const grid = await sampleClassGrid(model, { perClass: 8, seed });
+    await writePng(join(out, `${name}-samples.png`), await classGridPng(grid.samples, 8));
+    grid.samples.dispose();
+    return evaluateShapesFD(model, { n: Number(args['fd-n']), metric, seed: seed + 100 });
+  });
+  const ms = parts.trainer.history.map((h) => h.ms).sort((a, b) => a - b);
+  rows.push({
+    model: name, parameters: model.denoiser.numParameters(), forwardMFlopsPerImage: +(denoiserFlops(model.denoiser, 1) / 1e6).toFixed(2),
+    steps: run.steps, minutes: +(run.seconds / 60).toFixed(2), msPerStepMedian: Math.round(ms[Math.floor(ms.length / 2)]),
+    finalLoss: +(parts.trainer.history.slice(-50).reduce((a, h) => a + h.loss, 0) / Math.min(50, parts.trainer.history.length)).toFixed(4),
+    shapesFD: +fd.shapesFD.toFixed(1), realVsReal: +fd.realVsReal.toFixed(1), noiseVsReal: +fd.noiseVsReal.toFixed(1), n: fd.n,
+  });
+  series.push({ name, x: parts.trainer.history.map((h) => h.step), y: parts.trainer.history.map((h) => h.loss) });
+  parts.dispose();
+  model.dispose();
+}
+await writePng(join(out, 'loss.png'), await lossCurvePng(series, { title: `RIN vs transformer, ${args.minutes} min each`, smoothing: 0.9 }));
+await writeFile(join(out, 'compare.json'), `${JSON.stringify({ backend: backend.engine, minutesEach: Number(args.minutes), rows }, null, 2)}\n`);
+console.table(rows);
+const [r, t] = rows as Array<{ shapesFD: number }>;
+console.log(r.shapesFD < t.shapesFD ? `RIN wins: shapesFD ${r.shapesFD} vs ${t.shapesFD}` : `the transformer wins: shapesFD ${t.shapesFD} vs RIN ${r.shapesFD}`);
+console.log(`wrote ${out}/ (compare.json, loss.png, *-samples.png)`);
+void tf;

@@ -1,0 +1,155 @@
+/**
+ * The flagship of @brickml/diffusion (the repository's `npm start`).
+ *
+ * 1. Loads the class-conditional RIN shipped in assets/flagship (trained with
+ *    `npm run train:flagship -w @brickml/diffusion`) and, within about a minute, writes a sample
+ *    grid (one row per class: circle, square, triangle), the denoising trajectory of one sample,
+ *    RIN read-attention maps, and its shapesFD next to the real-vs-real and noise-vs-real references.
+ * 2. Trains a fresh RIN with the same recipe for the rest of the time budget (default 8 minutes in
+ *    all) with a progress bar, then writes its loss curve, samples and shapesFD beside the shipped
+ *    model's, each labelled for what it is.
+ *
+ *   npm start -- --minutes 8 --out out
+ *   node packages/diffusion/scripts/run.mjs packages/diffusion/examples/flagship.ts --minutes 3 --backend wasm
+ *
+ * Options: --minutes (total budget, default 8), --steps (cap on the fresh model's steps), --size
+ * (16 or 32; the shipped model is 16 px), --backend (e.g. wasm, cpu, webgpu), --out (default out),
+ * --resume (continue the fresh model from <out>/fresh/checkpoint), --fd-n (samples for shapesFD,
+ * default 128), --per-class (grid samples per class, default 8), --seed.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import { parseArgs } from 'node:util';
+import { existsSync } from 'node:fs';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { dirname, join, resolve } from 'node:path';
+import { Rng, SHAPE_NAMES, load, lossCurvePng, save, writePng } from '@brickml/core';
+import {
+  GaussianDiffusion, ShapesFD, classGridPng, diffusionTrainer, evaluateShapesFD, readMapsPng, sampleClassGrid, shapesDiffusionConfig,
+  shapesTrainingData, trainWithBudget, trajectoryPng, type ShapesFDReport,
+} from '../src/index.js';
+import { setupBackend } from '../scripts/backend.js';
+
+const { values: args } = parseArgs({
+  options: {
+    minutes: { type: 'string', default: '8' },
+    steps: { type: 'string' },
+    size: { type: 'string', default: '16' },
+    backend: { type: 'string' },
+    out: { type: 'string', default: 'out' },
+    resume: { type: 'boolean', default: false },
+    'fd-n': { type: 'string', default: '128' },
+    'per-class': { type: 'string', default: '8' },
+    seed: { type: 'string', default: '0' },
+  },
+});
+const t0 = performance.now();
+const elapsed = () => (performance.now() - t0) / 1000;
+const budget = Number(args.minutes) * 60;
+const size = Number(args.size) as 16 | 32;
+if (size !== 16 && size !== 32) throw new Error(`--size must be 16 or 32, got ${args.size}`);
+const out = resolve(args.out);
+const fdN = Number(args['fd-n']);
+const perClass = Number(args['per-class']);
+const seed = Number(args.seed);
+const shippedDir = resolve(dirname(process.argv[1]), '..', 'assets', 'flagship');
+
+const backend = await setupBackend(args.backend);
+console.log(`backend: ${backend.line}`);
+await mkdir(out, { recursive: true });
+const metric = await ShapesFD.load();
+const rows = SHAPE_NAMES.join(', ');
+
+type Entry = { label: string; steps: number; trainMinutes: number; backend: string; shapesFD: ShapesFDReport & { sampleSeconds: number }; files: string[]; note?: string };
+const results: Record<string, Entry> = {};
+
+/** Grid, trajectory, read maps and shapesFD of a model into `dir`. */
+async function portrait(model: GaussianDiffusion, dir: string): Promise<{ fd: ShapesFDReport & { sampleSeconds: number }; files: string[] }> {
+  await mkdir(dir, { recursive: true });
+  const grid = await sampleClassGrid(model, { perClass, seed, trajectory: true, readMaps: true });
+  const files = [join(dir, 'samples.png'), join(dir, 'trajectory.png'), join(dir, 'read-maps.png')];
+  await writePng(files[0], await classGridPng(grid.samples, perClass));
+  await writePng(files[1], trajectoryPng(grid.trajectory!, { index: 0 }));
+  // one sample per class, read maps at the middle step, one column per RIN block
+  await writePng(files[2], await readMapsPng(grid.readMaps!, grid.samples, { indices: [0, perClass, 2 * perClass] }));
+  grid.samples.dispose();
+  const fd = await evaluateShapesFD(model, { n: fdN, metric, seed: seed + 100 });
+  return { fd, files };
+}
+
+const fmt = (r: ShapesFDReport) => `shapesFD ${r.shapesFD.toFixed(1)} (n=${r.n}; real-vs-real ${r.realVsReal.toFixed(1)}, noise-vs-real ${r.noiseVsReal.toFixed(1)})`;
+
+// (1) The shipped model.
+if (size === 16 && existsSync(join(shippedDir, 'model.safetensors'))) {
+  const model = await load<GaussianDiffusion>(shippedDir);
+  model.eval();
+  const record = JSON.parse(await readFile(join(shippedDir, 'training.json'), 'utf8').catch(() => '{}'));
+  const { fd, files } = await portrait(model, join(out, 'shipped'));
+  const steps = record.steps ?? NaN;
+  results.shipped = {
+    label: `shipped RIN (assets/flagship: ${steps} steps, ${((record.trainSeconds ?? NaN) / 60).toFixed(0)} min on ${record.backend ?? '?'})`,
+    steps, trainMinutes: (record.trainSeconds ?? NaN) / 60, backend: record.backend, shapesFD: fd, files,
+    note: record.shapesFD ? `at training time: shapesFD ${Number(record.shapesFD.value).toFixed(1)} with n=${record.shapesFD.n}` : undefined,
+  };
+  console.log(`\n[shipped] ${results.shipped.label}\n  ${fmt(fd)}; sampling ${fd.sampleSeconds.toFixed(0)} s\n  rows of ${files[0]}: ${rows}\n  ready after ${elapsed().toFixed(0)} s`);
+  model.dispose();
+} else {
+  console.log(size === 16
+    ? `\n[shipped] no shipped model in ${shippedDir} (make one with: npm run train:flagship -w @brickml/diffusion); skipping part 1`
+    : `\n[shipped] the shipped model is 16×16; --size ${size} trains a fresh model only`);
+}
+
+// (2) A fresh model for the rest of the budget (keeping time to sample and score it).
+const reserve = Math.max(45, (results.shipped?.shapesFD.sampleSeconds ?? 40) * 1.5 + 15);
+const trainSeconds = Math.max(10, budget - elapsed() - reserve);
+const freshDir = join(out, 'fresh');
+const ckpt = join(freshDir, 'checkpoint');
+const model = new GaussianDiffusion(shapesDiffusionConfig({ size }), { rng: new Rng(seed) });
+const { data, toData } = shapesTrainingData(size, 64, seed + 1);
+// Warm-up then cosine decay over the steps the budget allows (estimated after the first steps).
+const horizon = { steps: args.steps ? Number(args.steps) : 1_000_000, known: !!args.steps };
+const peak = 3e-3, warm = 100;
+const schedule = (step: number) =>
+  step < warm ? (peak * (step + 1)) / warm : 0.5 * peak * (1 + Math.cos((Math.PI * Math.min(1, (step - warm) / Math.max(1, horizon.steps - warm)))));
+const parts = diffusionTrainer({ model, data, toData, steps: horizon.steps, schedule, seed });
+if (args.resume && existsSync(join(ckpt, 'trainer.json'))) {
+  await parts.trainer.resume(ckpt);
+  console.log(`[fresh] resumed from ${ckpt} at step ${parts.trainer.step}`);
+}
+console.log(`[fresh] training a ${model.denoiser.numParameters().toLocaleString()}-parameter RIN for ${(trainSeconds / 60).toFixed(1)} min`);
+const startStep = parts.trainer.step;
+const startTime = performance.now();
+const run = await trainWithBudget(parts.trainer, parts.batches, {
+  steps: args.steps ? Number(args.steps) : 1_000_000,
+  seconds: trainSeconds,
+  label: 'fresh RIN',
+  checkpoint: { dir: ckpt, every: 100 },
+  onStep: (r) => {
+    if (!horizon.known && r.step - startStep === 10) {
+      const perStep = (performance.now() - startTime) / 1000 / 10;
+      horizon.steps = r.step + Math.max(1, Math.floor((trainSeconds - (performance.now() - startTime) / 1000) / perStep));
+      horizon.known = true;
+    }
+  },
+});
+await writePng(join(freshDir, 'loss.png'), await lossCurvePng(parts.trainer.history, { title: 'fresh RIN: training loss (v-prediction MSE)', smoothing: 0.9 }));
+const fresh = await parts.ema.withAveraged(model, async () => {
+  await save(model, join(freshDir, 'model'));
+  return portrait(model, freshDir);
+});
+const freshMinutes = parts.trainer.history.reduce((a, h) => a + h.ms, 0) / 60_000;
+results.fresh = {
+  label: `fresh RIN (this run: ${parts.trainer.step} steps, ${freshMinutes.toFixed(1)} min on ${backend.engine})`,
+  steps: parts.trainer.step, trainMinutes: freshMinutes, backend: backend.engine, shapesFD: fresh.fd,
+  files: [...fresh.files, join(freshDir, 'loss.png'), join(freshDir, 'model')],
+};
+console.log(`\n[fresh] ${results.fresh.label}: ${run.steps} steps this call, stopped by ${run.stoppedBy}\n  ${fmt(fresh.fd)}`);
+
+await writeFile(join(out, 'metrics.json'), `${JSON.stringify({ backend: backend.engine, seconds: Math.round(elapsed()), rows: SHAPE_NAMES, ...results }, null, 2)}\n`);
+console.log(`\nshapesFD (lower is better; n=${fdN}, DDIM 25 steps, guidance 3):`);
+for (const r of Object.values(results)) console.log(`  ${r.shapesFD.shapesFD.toFixed(1).padStart(7)}  ${r.label}`);
+const ref = Object.values(results)[0]?.shapesFD;
+if (ref) console.log(`  ${ref.realVsReal.toFixed(1).padStart(7)}  real vs real (floor)\n  ${ref.noiseVsReal.toFixed(1).padStart(7)}  noise vs real`);
+console.log(`wrote ${out}/ (metrics.json, shipped/, fresh/) in ${(elapsed() / 60).toFixed(1)} min`);
+parts.dispose();
+model.dispose();
+void tf;
