@@ -1,1 +1,2 @@
 export * from './grad-check.js';
+export * from './conformance.js';
