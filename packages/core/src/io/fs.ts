@@ -8,10 +8,17 @@
 type FsPromises = typeof import('node:fs/promises');
 type NodePath = typeof import('node:path');
 
+/**
+ * Imports a module at run time through a computed specifier, invisible to bundlers: for Node-only
+ * dependencies (`node:fs/promises`, `cli-progress`, `@resvg/resvg-js`) of otherwise browser-safe code.
+ */
+export function importAtRuntime<T>(specifier: string): Promise<T> {
+  return import(/* @vite-ignore */ /* webpackIgnore: true */ specifier) as Promise<T>;
+}
+
 /** Imports a Node built-in (`node:<name>`) at run time, invisible to bundlers. */
 function importBuiltin<T>(name: string): Promise<T> {
-  const specifier = `node:${name}`;
-  return import(/* @vite-ignore */ /* webpackIgnore: true */ specifier) as Promise<T>;
+  return importAtRuntime<T>(`node:${name}`);
 }
 
 /** Throws a clear error naming `fn` unless running in Node.js. */

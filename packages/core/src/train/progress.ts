@@ -1,3 +1,5 @@
+import { importAtRuntime } from '../io/fs.js';
+
 /**
  * Progress reporting for long work: a bar in a terminal (cli-progress), a callback elsewhere
  * (browsers, notebooks, docs examples), and occasional plain lines when stdout is not a TTY.
@@ -37,7 +39,7 @@ export async function makeProgress(option: ProgressOption, label: string, totalS
   if (option === 'none' || !isNode) return { update: () => {}, stop: () => {} };
   const tty = !!process.stdout.isTTY;
   if (option === 'bar' || (option === 'auto' && tty)) {
-    const { default: cliProgress } = await import('cli-progress');
+    const { default: cliProgress } = await importAtRuntime<{ default: typeof import('cli-progress') }>('cli-progress');
     const bar = new cliProgress.SingleBar(
       {
         format: `${label} [{bar}] {value}/{total} · {values} · {speed} it/s · eta {eta_formatted}`,

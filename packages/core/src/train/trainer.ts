@@ -6,7 +6,7 @@ import type { Optimizer, OptimizerStateJson } from '../optim/optimizer.js';
 import { clipGradNorm } from '../optim/clip.js';
 import type { Ema, EmaStateJson } from '../optim/ema.js';
 import { decodeToTensors, encodeTensorMap, loadWeights, saveWeights } from '../io/weights.js';
-import { assertNode, ensureDir, readFileBytes, writeFileAtomic } from '../io/fs.js';
+import { assertNode, ensureDir, importAtRuntime, readFileBytes, writeFileAtomic } from '../io/fs.js';
 import { makeProgress, type ProgressOption } from './progress.js';
 
 /** What a loss function returns: the scalar to minimise, optionally with scalar metrics to log. */
@@ -167,8 +167,8 @@ export class Trainer<B> {
     let appendLine: ((line: string) => Promise<void>) | undefined;
     if (this.opts.logFile) {
       assertNode('Trainer logFile');
-      const fs = await import('node:fs/promises');
-      const { dirname } = await import('node:path');
+      const fs = await importAtRuntime<typeof import('node:fs/promises')>('node:fs/promises');
+      const { dirname } = await importAtRuntime<typeof import('node:path')>('node:path');
       await ensureDir(dirname(this.opts.logFile));
       const file = this.opts.logFile;
       appendLine = (line) => fs.appendFile(file, line);
@@ -204,8 +204,8 @@ export class Trainer<B> {
    */
   async save(dir: string): Promise<void> {
     assertNode('Trainer.save');
-    const fs = await import('node:fs/promises');
-    const { join } = await import('node:path');
+    const fs = await importAtRuntime<typeof import('node:fs/promises')>('node:fs/promises');
+    const { join } = await importAtRuntime<typeof import('node:path')>('node:path');
     const { model, optimizer, ema, data } = this.opts;
     const tmp = `${dir}.tmp-${process.pid}-${Date.now()}`;
     await ensureDir(tmp);
@@ -247,7 +247,7 @@ export class Trainer<B> {
    */
   async resume(dir: string): Promise<void> {
     assertNode('Trainer.resume');
-    const { join } = await import('node:path');
+    const { join } = await importAtRuntime<typeof import('node:path')>('node:path');
     const { model, optimizer, ema, data } = this.opts;
     const read = async (f: string) => {
       try {

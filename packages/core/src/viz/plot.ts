@@ -6,6 +6,8 @@
  * @brickml/core does not load them.
  */
 
+import { importAtRuntime } from '../io/fs.js';
+
 /** A Vega-Lite (or, without a vega-lite `$schema`, a Vega) specification as plain JSON. */
 export type VegaLiteSpec = Record<string, unknown>;
 
@@ -134,7 +136,7 @@ export async function renderSpecToPng(spec: VegaLiteSpec, options: RenderPngOpti
   const scale = options.scale ?? 2;
   if (!(scale > 0 && Number.isFinite(scale))) throw new RangeError(`renderSpecToPng: scale must be a positive number, got ${scale}`);
   const svg = await renderSpecToSvg(spec);
-  const { Resvg } = await import('@resvg/resvg-js');
+  const { Resvg } = await importAtRuntime<typeof import('@resvg/resvg-js')>('@resvg/resvg-js');
   const r = new Resvg(svg, {
     fitTo: { mode: 'zoom', value: scale },
     background: options.background ?? 'white',

@@ -6,6 +6,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { encode } from 'fast-png';
 import { ShapeError, formatShape } from '../errors.js';
 import { colormapTable, type ColormapName } from './colormap.js';
+import { importAtRuntime } from '../io/fs.js';
 
 /** An 8-bit RGBA picture, row-major, `width*height*4` bytes. */
 export interface RgbaImage {
@@ -229,7 +230,7 @@ export function heatmapRgba(values: ArrayLike<number>, h: number, w: number, opt
  * imported when this is first called, so browser bundles never load it.
  */
 export async function writePng(path: string, bytes: Uint8Array): Promise<void> {
-  const fs = await import('node:fs/promises');
+  const fs = await importAtRuntime<typeof import('node:fs/promises')>('node:fs/promises');
   const cut = Math.max(path.lastIndexOf('/'), path.lastIndexOf('\\'));
   if (cut > 0) await fs.mkdir(path.slice(0, cut), { recursive: true });
   await fs.writeFile(path, bytes);
