@@ -1,0 +1,48 @@
+import * as tf from '@tensorflow/tfjs-core';
+import { LayerNorm, Module, parameter, type Parameter, type PatchGrid, type Rng } from '@brickml/core';
+
+/**
+ * `x ← x + dwconv3×3(LN(x))` on interface tokens laid out on their patch grid: a per-channel 3×3
+ * spatial filter (per frame for video), zero padding 1, with bias. An addition to RIN (config
+ * `writeDepthwiseConv`; pix2seq's `conv_kernel_size` is 0 in every released config) that removes
+ * patch-grid noise in small diffusion models (spec-notes, flagship notes).
+ *
+ * Implemented as nine shifted multiply-adds on a padded copy, not `tf.depthwiseConv2d` (whose
+ * backprop is missing on wasm). Parameters: `norm` (LayerNorm), `weight` [C, 1, 3, 3] (PyTorch
+ * depthwise layout; init U(±1/3) as PyTorch's conv default), `bias` [C].
+ */
+export class DepthwiseConvResidual extends Module {
+  readonly norm: LayerNorm;
+  readonly weight: Parameter;
+  readonly bias: Parameter;
+
+  constructor(readonly _dim: number, eps: number, rng: Rng) {
+    super();
+    this.norm = new LayerNorm({ dim: _dim, eps });
+    this.weight = parameter(rng.uniformTensor([_dim, 1, 3, 3], -1 / 3, 1 / 3));
+    this.bias = parameter(tf.zeros([_dim]));
+  }
+
+  /** x [B, N, C] with N = frames·rows·cols → [B, N, C]. */
+  forward(x: tf.Tensor, grid: PatchGrid): tf.Tensor {
+    return tf.tidy(() => {
+      const [b, n, c] = x.shape;
+      const { frames, rows, cols } = grid;
+      if (n !== frames * rows * cols) {
+        throw new Error(`DepthwiseConvResidual: ${n} tokens do not fill the grid ${frames}×${rows}×${cols}`);
+      }
+      const h = tf.reshape(this.norm.forward(x), [b * frames, rows, cols, c]);
+      const padded = tf.pad(h, [[0, 0], [1, 1], [1, 1], [0, 0]]);
+      const taps = tf.transpose(tf.reshape(this.weight, [c, 9])); // [9, C]
+      let acc: tf.Tensor = this.bias;
+      for (let dy = 0; dy < 3; dy++) {
+        for (let dx = 0; dx < 3; dx++) {
+          const shifted = tf.slice(padded, [0, dy, dx, 0], [b * frames, rows, cols, c]);
+          const tap = tf.reshape(tf.slice(taps, [dy * 3 + dx, 0], [1, c]), [c]);
+          acc = tf.add(acc, tf.mul(shifted, tap)); // chained adds (no addN of > 7 inputs)
+        }
+      }
+      return tf.add(x, tf.reshape(acc, [b, n, c]));
+    });
+  }
+}
