@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { cpus } from 'node:os';
-import { isModuleNotFound, type EngineSpec, type ProbeResult } from './select.js';
+import { isModuleNotFound, type EngineSpec, type ProbeResult } from '@brickml/core';
 import { hasSystemVulkanLoader, markDawnLoaded, prepareVulkanFromEnv } from './swiftshader.js';
 
 /** Node engines in default preference order. */

@@ -9,10 +9,10 @@
  */
 import type { BackendProvider } from '@brickml/core';
 import { NODE_ENGINES, nodeEngineSpecs, type NodeEngine, type NodeProbeContext } from './engines.js';
-import { parsePreference, selectBackend, type SelectionReport } from './select.js';
+import { parsePreference, selectBackend, type SelectionReport } from '@brickml/core';
 
 export { NODE_ENGINES, NODE_ENGINE_PACKAGES, installCommand, describeAdapter, isFallbackAdapter, type NodeEngine } from './engines.js';
-export { BackendUnavailableError, type SelectionReport, type PreferenceSource } from './select.js';
+export { BackendUnavailableError, type SelectionReport, type PreferenceSource } from '@brickml/core';
 export {
   swiftShaderEnv,
   enableSwiftShader,

@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { isModuleNotFound, type EngineSpec, type ProbeResult } from './select.js';
+import { isModuleNotFound, type EngineSpec, type ProbeResult } from '@brickml/core';
 import { bundledWasmPaths, userWasmPaths } from './wasm-paths.js';
 
 /** Browser engines in default preference order. */

@@ -9,10 +9,10 @@
  */
 import type { BackendProvider } from '@brickml/core';
 import { WEB_ENGINES, defaultImporters, webEngineSpecs, type WebEngine, type WebImporters, type WebProbeContext } from './engines.js';
-import { parsePreference, selectBackend, type SelectionReport } from './select.js';
+import { parsePreference, selectBackend, type SelectionReport } from '@brickml/core';
 
 export { WEB_ENGINES, WEB_ENGINE_PACKAGES, installCommand, describeAdapter, isFallbackAdapter, type WebEngine, type WebImporters } from './engines.js';
-export { BackendUnavailableError, type SelectionReport, type PreferenceSource } from './select.js';
+export { BackendUnavailableError, type SelectionReport, type PreferenceSource } from '@brickml/core';
 export { setWasmPaths, bundledWasmPaths, WASM_BINARIES, type WasmPaths } from './wasm-paths.js';
 
 /** Options of {@link useBackend}. */

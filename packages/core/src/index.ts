@@ -35,3 +35,4 @@ export * from './viz/colormap.js';
 export * from './viz/png.js';
 export * from './viz/plot.js';
 export * from './viz/gif.js';
+export * from './engine/select.js';

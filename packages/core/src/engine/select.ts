@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { backendSelfTest, type BackendAttempt, type BackendReport, type BackendStatus } from '@brickml/core';
+import { backendSelfTest, type BackendAttempt, type BackendReport, type BackendStatus } from './backend.js';
 
 /**
  * The selection loop shared by every engine: probe (import the package, find an adapter), then
