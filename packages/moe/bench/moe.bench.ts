@@ -5,7 +5,7 @@
  * padding (rows computed that carry no kept token copy, forward + backward = 3 × forward).
  *
  *   npm run bench -w @brickml/moe -- [--backends wasm,cpu,webgpu] [--reps 2] [--out out/bench/moe.json]
- *     [--experts 8,16] [--topk 1,2] [--size tokens,dim,hidden,blockSize]
+ *     [--experts 8,16] [--topk 1,2] [--size tokens,dim,hidden,blockSize] [--layers dense --merge]
  *
  * Sizes per backend (the issue's size where the backend can run it in minutes):
  * - wasm: 4096 tokens, width 512, hidden 1024, block 128 (the issue's size);
@@ -17,7 +17,7 @@
  * tokens, i.e. nearly uniform, as at the start of training.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { constants, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -63,6 +63,10 @@ const { values: args } = parseArgs({
     topk: { type: 'string', default: '1,2' },
     /** Override the size on every backend: tokens,dim,hidden,blockSize. */
     size: { type: 'string' },
+    /** Only these layers (comma list of names as in the table, e.g. `dense`). */
+    layers: { type: 'string' },
+    /** Replace the matching rows of the existing `--out` file instead of overwriting it. */
+    merge: { type: 'boolean', default: false },
     /** Internal: run one job (JSON) and print its row. */
     child: { type: 'string' },
   },
@@ -186,6 +190,12 @@ const layers: Array<[string, Partial<MoEConfig>]> = [
   ['dropless', { kind: 'dropless' }],
 ];
 
+/** Position of a backend in the default order (for sorting merged rows). */
+function wantedOrder(backend: string): number {
+  const i = ['wasm', 'cpu', 'webgpu'].indexOf(backend);
+  return i < 0 ? 99 : i;
+}
+
 function table(rows: Row[]): string {
   const head =
     '| backend | E | k | layer | time (ms) | copies dropped | rows computed | padding rows | padding GFLOP (fwd+bwd) | vs cap 1.25 | vs dense |';
@@ -278,6 +288,7 @@ async function main(): Promise<void> {
     for (const experts of expertsList) {
       for (const topK of topKs) {
         for (const [layer] of layers) {
+          if (args.layers && !args.layers.split(',').includes(layer)) continue;
           const job: Job = { backend, size, experts, topK, layer };
           const argv = [
             ...process.execArgv,
@@ -311,6 +322,30 @@ async function main(): Promise<void> {
         }
       }
     }
+  }
+  if (args.merge && existsSync(args.out!)) {
+    // Keep the earlier rows and failures that this run did not redo.
+    const old = JSON.parse(readFileSync(args.out!, 'utf8')) as {
+      sizes: Record<string, string>;
+      rows: Row[];
+      failures: typeof failures;
+    };
+    const key = (r: { backend: string; experts: number; topK: number; layer: string }) =>
+      `${r.backend}/${r.experts}/${r.topK}/${r.layer}`;
+    const redone = new Set([...rows, ...failures].map(key));
+    rows.unshift(...old.rows.filter((r) => !redone.has(key(r))));
+    failures.unshift(...old.failures.filter((f) => !redone.has(key(f))));
+    Object.assign(meta, { ...old.sizes, ...meta });
+    const order = (r: Row) => [
+      wantedOrder(r.backend),
+      r.experts,
+      r.topK,
+      layers.findIndex(([l]) => l === r.layer),
+    ];
+    rows.sort((a, b) => {
+      const [x, y] = [order(a), order(b)];
+      return x.reduce((d, v, i) => d || v - y[i], 0);
+    });
   }
   const failed = failures
     .map((f) => `| ${f.backend} | ${f.experts} | ${f.topK} | ${f.layer} | failed: ${f.error} |`)

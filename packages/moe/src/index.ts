@@ -3,13 +3,16 @@
  * `MoE` brick with three layers behind one config field (`dense`, `capacity`, `dropless`), plus
  * the block-sparse product with a pure-tfjs reference and a WGSL kernel for `webgpu`.
  *
- * Importing it registers the bricks (`Router`, `ExpertMLP`, `MoE`) and the WebGPU kernels and
- * gradient of the block-sparse product (harmless where the webgpu backend is absent).
+ * Importing it registers the bricks (`Router`, `ExpertMLP`, `MoE`), the WebGPU kernels and
+ * gradient of the block-sparse product, and a wasm contiguous-rows kernel (harmless where those
+ * backends are absent).
  * @packageDocumentation
  */
 import { registerBlockSparseWebGPU } from './ops/webgpu/block-sparse-matmul.wgsl.js';
+import { registerContiguousRowsWasm } from './ops/wasm/contiguous-rows.js';
 
 registerBlockSparseWebGPU();
+registerContiguousRowsWasm();
 
 export * from './router.js';
 export * from './aux-losses.js';
@@ -27,3 +30,5 @@ export * from './ops/no-grad.js';
 export * from './ops/one-hot.js';
 export * from './ops/activation.js';
 export { registerBlockSparseWebGPU } from './ops/webgpu/block-sparse-matmul.wgsl.js';
+export { registerContiguousRowsWasm } from './ops/wasm/contiguous-rows.js';
+export * from './ops/rows.js';

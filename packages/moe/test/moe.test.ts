@@ -40,22 +40,30 @@ describe('MoE brick', () => {
     expect(ds.paddingFlops).toBe(2 * (d * F * 2) * (24 * E - 48));
   });
 
-  it('dense in chunks of experts equals dense in one chunk (values and gradients)', async () => {
-    const ex = new ExpertMLP({ numExperts: E, dim: d, ffnHidden: F, activation: 'swiglu', initStd: 0.5 }, { rng: new Rng(8) });
-    const x = randn([T, d], 1) as tf.Tensor2D;
-    const logits = randn([T, E], 2) as tf.Tensor2D;
-    const run = (chunkElements?: number) =>
-      tf.variableGrads(() => {
-        const y = denseMoE(x, routeTopK(logits, { k: 2 }), ex, { chunkElements }).y;
-        return tf.sum(tf.square(y)) as tf.Scalar;
-      }, ex.parameters());
-    const whole = run();
-    for (const perChunk of [1, 3]) {
-      const chunked = run(T * F * perChunk); // 4 chunks of 1 expert; chunks of 3 and 1
-      expect(await maxAbsDiff(chunked.value, whole.value)).toBeLessThan(1e-5);
-      for (const p of ex.parameters()) expect(await maxAbsDiff(chunked.grads[p.name], whole.grads[p.name])).toBeLessThan(1e-5);
-    }
-  });
+  for (const activation of ['gelu', 'gelu_tanh', 'silu', 'relu', 'swiglu'] as const) {
+    it(`dense in checkpointed chunks equals dense in one chunk (${activation}: values and gradients)`, async () => {
+      const ex = new ExpertMLP(
+        { numExperts: E, dim: d, ffnHidden: F, activation, initStd: 0.5 },
+        { rng: new Rng(8) },
+      );
+      const x = tf.variable(randn([T, d], 1)) as tf.Variable<tf.Rank.R2>;
+      const logits = tf.variable(randn([T, E], 2)) as tf.Variable<tf.Rank.R2>;
+      const run = (chunkElements?: number) =>
+        tf.variableGrads(() => {
+          const y = denseMoE(x, routeTopK(logits, { k: 2 }), ex, { chunkElements }).y;
+          return tf.sum(tf.square(y)) as tf.Scalar;
+        }, [x, logits, ...ex.parameters()]);
+      const whole = run();
+      for (const perChunk of [1, 3]) {
+        const chunked = run(T * F * perChunk); // 4 chunks of 1 expert; chunks of 3 and 1
+        expect(await maxAbsDiff(chunked.value, whole.value)).toBeLessThan(1e-5);
+        for (const v of [x, logits, ...ex.parameters()]) {
+          expect(await maxAbsDiff(chunked.grads[v.name], whole.grads[v.name])).toBeLessThan(1e-5);
+        }
+      }
+      tf.dispose([x, logits]);
+    });
+  }
 
   it('has PyTorch-style parameter names and round-trips its config', () => {
     const m = build<MoE>({ type: 'MoE', ...config, activation: 'swiglu' });

@@ -6,6 +6,7 @@ import {
   blockSparseWeightGrad,
   blockTopology,
   gatherRows,
+  contiguousRows,
   leanActivation,
   maxPaddedRows,
   swiglu,
@@ -240,5 +241,20 @@ describe('lean activations', () => {
       return during;
     };
     expect(live((v) => leanActivation('gelu', v))).toBeLessThan(live((v) => activation('gelu', v)));
+  });
+});
+
+describe('contiguousRows', () => {
+  it('takes rows [start, start + count) and pads the gradient back', async () => {
+    const x = tf.tensor3d(
+      Array.from({ length: 24 }, (_, i) => i),
+      [4, 3, 2],
+    );
+    expect(await contiguousRows(x, 1, 2).array()).toEqual(
+      await tf.slice(x, [1, 0, 0], [2, 3, 2]).array(),
+    );
+    const g = tf.grad((v: tf.Tensor) => tf.sum(tf.mul(contiguousRows(v, 2, 1), 3)))(x);
+    expect(await g.data()).toEqual(new Float32Array(24).fill(3, 12, 18));
+    expect(() => contiguousRows(x, 3, 2)).toThrow(/rows \[3, 5\) are outside x \[4,3,2\]/);
   });
 });

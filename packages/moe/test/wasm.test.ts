@@ -4,7 +4,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { describe, expect, it } from 'vitest';
 import { Rng } from '@brickml/core';
-import { MoE } from '../src/index.js';
+import { CONTIGUOUS_ROWS_KERNEL, MoE, contiguousRows } from '../src/index.js';
 import { defineEquivalenceTests } from './equivalence.js';
 
 await import('@tensorflow/tfjs-backend-wasm');
@@ -26,6 +26,20 @@ describe('wasm backend', () => {
     );
     expect(Number.isFinite((await value.data())[0])).toBe(true);
     expect(Object.keys(grads)).toHaveLength(3);
+  });
+
+  it('copies contiguous rows with its own kernel (tfjs-wasm Slice copies the whole input)', async () => {
+    expect(tf.getKernel(CONTIGUOUS_ROWS_KERNEL, 'wasm')).toBeDefined();
+    const x = tf.tensor2d(
+      Array.from({ length: 12 }, (_, i) => i),
+      [6, 2],
+    );
+    expect(await contiguousRows(x, 2, 3).array()).toEqual([
+      [4, 5],
+      [6, 7],
+      [8, 9],
+    ]);
+    expect(await contiguousRows(x, 5, 1).array()).toEqual([[10, 11]]);
   });
 });
 

@@ -95,3 +95,31 @@ export function leanActivation(name: LeanActivation, x: tf.Tensor): tf.Tensor {
 export function swiglu(h: tf.Tensor, v: tf.Tensor): tf.Tensor {
   return leanSwiglu(h, v);
 }
+
+/**
+ * Backward pass of an expert activation given its inputs: `dh` (and `dv` for swiglu) from `da`, the
+ * gradient of `act(h)` (or of `silu(h) ⊙ v`). For ops that recompute activations in their own
+ * backward pass (activation checkpointing).
+ */
+export function activationBackward(
+  name: LeanActivation | 'swiglu',
+  h: tf.Tensor,
+  v: tf.Tensor | undefined,
+  da: tf.Tensor,
+): { dh: tf.Tensor; dv?: tf.Tensor } {
+  return tf.tidy(() => {
+    switch (name) {
+      case 'swiglu':
+        if (!v) throw new Error('activationBackward: swiglu needs the value projection v');
+        return { dh: tf.mul(tf.mul(da, v), siluGrad(h)), dv: tf.mul(da, silu(h)) };
+      case 'gelu':
+        return { dh: tf.mul(da, geluGrad(h)) };
+      case 'gelu_tanh':
+        return { dh: tf.mul(da, geluTanhGrad(h)) };
+      case 'silu':
+        return { dh: tf.mul(da, siluGrad(h)) };
+      case 'relu':
+        return { dh: tf.mul(da, tf.step(h)) };
+    }
+  });
+}

@@ -31,6 +31,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { matmul } from '@brickml/core';
 import { withoutGradient } from './no-grad.js';
 import { oneHotFloat } from './one-hot.js';
+import { contiguousRows } from './rows.js';
 
 /** Name of the grouped (SDD / DSD) product kernel: inputs `{x, w, blockExpert, expertOffsets}`. */
 export const BLOCK_SPARSE_MATMUL_KERNEL = 'BrickBlockSparseMatMul';
@@ -483,7 +484,7 @@ export function blockSparseWeightGrad(
 /** Expert `e`'s weight as a [K, N] matrix for `A · W_e`, transposes materialised (wasm's fast path). */
 function expertMatrix(w: tf.Tensor, e: number, transposeW: boolean): tf.Tensor2D {
   const [, r, c] = w.shape as [number, number, number];
-  const we = tf.reshape(tf.slice(w, [e, 0, 0], [1, r, c]), [r, c]);
+  const we = tf.reshape(contiguousRows(w, e, 1), [r, c]);
   return (transposeW ? tf.transpose(we) : we) as tf.Tensor2D;
 }
 
@@ -553,9 +554,7 @@ function groupedReference(
   const op = tf.customGrad(((A: tf.Tensor, W: tf.Tensor, save: tf.GradSaveFunc) => {
     save([A, W]);
     const parts = segments.map(([s, n, e]) =>
-      e < 0
-        ? tf.zeros([n, N])
-        : tf.matMul(tf.slice(A, [s, 0], [n, K]), expertMatrix(W, e, transposeW)),
+      e < 0 ? tf.zeros([n, N]) : tf.matMul(contiguousRows(A, s, n), expertMatrix(W, e, transposeW)),
     );
     return {
       value: join(parts), // [P, N]
@@ -564,10 +563,7 @@ function groupedReference(
           segments.map(([s, n, e]) =>
             e < 0
               ? tf.zeros([n, K])
-              : tf.matMul(
-                  tf.slice(dy, [s, 0], [n, N]),
-                  tf.transpose(expertMatrix(sW, e, transposeW)),
-                ),
+              : tf.matMul(contiguousRows(dy, s, n), tf.transpose(expertMatrix(sW, e, transposeW))),
           ),
         ); // [P, K]
         const dWs: tf.Tensor[] = [];
@@ -576,8 +572,8 @@ function groupedReference(
             dWs.push(tf.zeros(sW.shape.slice(1)));
             continue;
           }
-          const ae = tf.slice(sA, [starts[e], 0], [rows[e], K]); // [n, K]
-          const de = tf.slice(dy, [starts[e], 0], [rows[e], N]); // [n, N]
+          const ae = contiguousRows(sA, starts[e], rows[e]); // [n, K]
+          const de = contiguousRows(dy, starts[e], rows[e]); // [n, N]
           dWs.push(transposeW ? tf.matMul(tf.transpose(de), ae) : tf.matMul(tf.transpose(ae), de)); // [N, K] | [K, N]
         }
         return [dA, tf.stack(dWs)];
