@@ -7,6 +7,11 @@
  * @packageDocumentation
  */
 import './engine/register.js';
+import { registerWasmBatchMatmul } from './engine/wasm/batch-matmul.js';
+import { registerFusedAdamW } from './optim/fused-adamw.js';
+
+registerWasmBatchMatmul();
+registerFusedAdamW();
 
 export * from './errors.js';
 export * from './rng.js';
@@ -19,6 +24,7 @@ export * from './testing/index.js';
 export * from './train/index.js';
 export * from './optim/optimizer.js';
 export * from './optim/adamw.js';
+export { FUSED_ADAMW_KERNEL, registerFusedAdamW, fusedAdamWAvailable, type AdamWAttrs } from './optim/fused-adamw.js';
 export * from './optim/clip.js';
 export * from './optim/schedules.js';
 export * from './optim/ema.js';
@@ -36,3 +42,4 @@ export * from './viz/png.js';
 export * from './viz/plot.js';
 export * from './viz/gif.js';
 export * from './engine/select.js';
+export { WASM_BATCH_MATMUL_KERNEL, registerWasmBatchMatmul, batchedMatmulKernelUsable } from './engine/wasm/batch-matmul.js';

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import * as tf from '@tensorflow/tfjs-core';
-import { BrickConfigError, CheckpointError, Module, NonFiniteError, ShapeError, parameter } from '../src/index.js';
+import { BrickConfigError, CheckpointError, FUSED_ADAMW_KERNEL, Module, NonFiniteError, Rng, ShapeError, fusedAdamWAvailable, parameter } from '../src/index.js';
 import { AdamW, SGD } from '../src/optim/adamw.js';
 import { noDecayForBiasAndNorm } from '../src/optim/optimizer.js';
 import { allFinite, assertFinite, clipGradNorm, globalNorm, isFiniteAll } from '../src/optim/clip.js';
@@ -320,6 +320,43 @@ describe('AdamW', () => {
 });
 
 // ---------- SGD ----------
+
+describe('AdamW fused update', () => {
+  const run = async (fused: boolean) => {
+    const rng = new Rng(3);
+    const params: Array<[string, tf.Variable]> = [
+      ['w', tf.variable(rng.normalTensor([7, 5]))],
+      ['bias', tf.variable(rng.normalTensor([5]))],
+    ];
+    const opt = new AdamW(params, { lr: 0.01, weightDecay: 0.1, noDecay: noDecayForBiasAndNorm, fused });
+    for (let s = 0; s < 4; s++) {
+      const gm = new Map(params.map(([n, p]) => [n, rng.normalTensor(p.shape)] as [string, tf.Tensor]));
+      opt.step(gm);
+      disposeMap(gm);
+    }
+    const out = await Promise.all([...params.map(([, p]) => vals(p)), vals(opt.slot('w', 'exp_avg')!), vals(opt.slot('w', 'exp_avg_sq')!)]);
+    opt.dispose();
+    tf.dispose(params.map(([, p]) => p));
+    return out;
+  };
+
+  it('equals the op-by-op update over several steps (decayed and not decayed parameters)', async () => {
+    expect(fusedAdamWAvailable(tf.zeros([1]))).toBe(true); // tests run on cpu
+    const [fused, plain] = [await run(true), await run(false)];
+    fused.forEach((f, i) => expectClose(f, plain[i], 2e-6));
+  });
+
+  it('is one kernel per parameter', async () => {
+    const p = tf.variable(tf.ones([4, 3]));
+    const opt = new AdamW([['p', p]], { lr: 0.1 });
+    const g = tf.ones([4, 3]);
+    const { kernelNames } = await tf.profile(() => opt.step({ p: g }));
+    expect(kernelNames.filter((k) => k === FUSED_ADAMW_KERNEL)).toHaveLength(1);
+    expect(kernelNames.length).toBeLessThanOrEqual(2); // + the slots' zeros on the first step
+    opt.dispose();
+    tf.dispose([p, g]);
+  });
+});
 
 describe('SGD', () => {
   const seq = [[1, -2], [0.5, 0.5], [-1, 3]];

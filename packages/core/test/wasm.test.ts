@@ -2,7 +2,7 @@
 import { describe, expect, it, beforeAll } from 'vitest';
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-wasm';
-import { Rng, embeddingLookup, layerNorm, linear, matmul } from '../src/index.js';
+import { AdamW, FUSED_ADAMW_KERNEL, Rng, WASM_BATCH_MATMUL_KERNEL, batchedMatmulKernelUsable, embeddingLookup, layerNorm, linear, matmul } from '../src/index.js';
 
 async function onBackend(name: string, f: () => tf.Tensor[]): Promise<Float32Array[]> {
   await tf.setBackend(name);
@@ -37,5 +37,70 @@ describe('core ops on wasm', () => {
       const err = Math.max(...Array.from(c).map((v, j) => Math.abs(v - wasm[i][j])));
       expect(err / scale, `output ${i}`).toBeLessThan(1e-4);
     });
+  });
+
+  it('batched products take the per-item XNNPACK kernel and equal tf.matMul, forward and gradients', async () => {
+    await tf.setBackend('wasm');
+    expect(batchedMatmulKernelUsable()).toBe(true);
+    const rng = new Rng(5);
+    for (const [lead, m, k, n] of [[[6], 17, 32, 24], [[2, 3], 32, 16, 40], [[1], 64, 64, 64]] as Array<[number[], number, number, number]>) {
+      const a = rng.normalTensor([...lead, m, k]);
+      const b = rng.normalTensor([...lead, k, n]);
+      const dy = rng.normalTensor([...lead, m, n]);
+      const calls: string[] = [];
+      const profile = await tf.profile(() => matmul(a, b));
+      for (const kInfo of profile.kernels) calls.push(kInfo.name);
+      const batch = lead.reduce((x, y) => x * y, 1);
+      expect(calls.includes(WASM_BATCH_MATMUL_KERNEL), `kernel used for [${lead}]`).toBe(batch > 1);
+      const f = (x: tf.Tensor, y: tf.Tensor) => tf.sum(tf.mul(matmul(x, y), dy));
+      const fRef = (x: tf.Tensor, y: tf.Tensor) => tf.sum(tf.mul(tf.matMul(x, y), dy));
+      const [ours, ref] = [tf.grads(f)([a, b]), tf.grads(fRef)([a, b])];
+      const close = async (x: tf.Tensor, y: tf.Tensor) => {
+        const [xd, yd] = [await x.data(), await y.data()];
+        let e = 0;
+        for (let i = 0; i < xd.length; i++) e = Math.max(e, Math.abs(xd[i] - yd[i]));
+        return e;
+      };
+      expect(await close(matmul(a, b), tf.matMul(a, b))).toBeLessThan(1e-4);
+      expect(await close(ours[0], ref[0])).toBeLessThan(1e-4);
+      expect(await close(ours[1], ref[1])).toBeLessThan(1e-4);
+    }
+  });
+  it('leaves no tensors or wasm tensor ids behind across batched products', async () => {
+    await tf.setBackend('wasm');
+    const rng = new Rng(6);
+    const a = rng.normalTensor([8, 32, 32]);
+    const b = rng.normalTensor([8, 32, 32]);
+    tf.dispose(matmul(a, b)); // warm-up
+    const before = tf.memory().numTensors;
+    const backend = tf.backend() as unknown as { numDataIds(): number };
+    const ids = backend.numDataIds();
+    for (let i = 0; i < 5; i++) tf.dispose(matmul(a, b));
+    expect(tf.memory().numTensors).toBe(before);
+    expect(backend.numDataIds()).toBe(ids);
+  });
+
+  it('the fused AdamW update runs on wasm and equals the op-by-op update', async () => {
+    await tf.setBackend('wasm');
+    const run = async (fused: boolean) => {
+      const rng = new Rng(9);
+      const p = tf.variable(rng.normalTensor([33, 17]));
+      const opt = new AdamW([['p', p]], { lr: 0.02, weightDecay: 0.05, fused });
+      const names: string[] = [];
+      for (let s = 0; s < 3; s++) {
+        const g = rng.normalTensor([33, 17]);
+        const { kernelNames } = await tf.profile(() => opt.step({ p: g }));
+        names.push(...kernelNames);
+        g.dispose();
+      }
+      const out = Array.from(await p.data());
+      opt.dispose();
+      p.dispose();
+      return { out, usedFused: names.includes(FUSED_ADAMW_KERNEL) };
+    };
+    const [f, r] = [await run(true), await run(false)];
+    expect(f.usedFused).toBe(true);
+    expect(r.usedFused).toBe(false);
+    expect(Math.max(...f.out.map((v, i) => Math.abs(v - r.out[i])))).toBeLessThan(2e-6);
   });
 });

@@ -5,7 +5,8 @@
  *
  *   node packages/diffusion/scripts/run.mjs packages/diffusion/examples/compare.ts --minutes 5 --backend wasm
  *
- * Options: --minutes (per model, default 5), --backend, --out (default out/compare), --fd-n (128), --seed.
+ * Options: --minutes (per model, default 5), --clock cpu|wall (default cpu: the same CPU time for both
+ * models, fair on a shared machine), --backend, --out (default out/compare), --fd-n (128), --seed.
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { parseArgs } from 'node:util';
@@ -13,7 +14,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { Rng, lossCurvePng, writePng, type BrickConfig } from '@brickml/core';
 import {
-  GaussianDiffusion, ShapesFD, classGridPng, denoiserFlops, diffusionTrainer, evaluateShapesFD, sampleClassGrid, shapesDiffusionConfig,
+  GaussianDiffusion, budgetClock, ShapesFD, classGridPng, denoiserFlops, diffusionTrainer, evaluateShapesFD, sampleClassGrid, shapesDiffusionConfig,
   shapesRinConfig, shapesTrainingData, shapesTransformerConfig, trainWithBudget,
 } from '../src/index.js';
 import { setupBackend } from '../scripts/backend.js';
@@ -21,6 +22,7 @@ import { setupBackend } from '../scripts/backend.js';
 const { values: args } = parseArgs({
   options: {
     minutes: { type: 'string', default: '5' },
+    clock: { type: 'string', default: 'cpu' },
     backend: { type: 'string' },
     out: { type: 'string', default: 'out/compare' },
     'fd-n': { type: 'string', default: '128' },
@@ -44,13 +46,17 @@ for (const [name, denoiser] of [['RIN', shapesRinConfig()], ['transformer', shap
   const horizon = { steps: 1_000_000 };
   const schedule = (s: number) => (s < 100 ? (3e-3 * (s + 1)) / 100 : 1.5e-3 * (1 + Math.cos(Math.PI * Math.min(1, (s - 100) / Math.max(1, horizon.steps - 100)))));
   const parts = diffusionTrainer({ model, data, toData, steps: 1_000_000, schedule, seed });
-  const t0 = performance.now();
+  const clock = args.clock === 'wall' ? 'wall' : 'cpu';
+  const now = budgetClock(clock);
+  const t0 = now();
+  const wall0 = performance.now();
   const run = await trainWithBudget(parts.trainer, parts.batches, {
-    steps: 1_000_000, seconds, label: name,
+    steps: 1_000_000, seconds, label: name, clock,
     onStep: (r) => {
-      if (r.step === 10) horizon.steps = 10 + Math.floor((seconds - (performance.now() - t0) / 1000) / ((performance.now() - t0) / 10_000));
+      if (r.step === 10) horizon.steps = 10 + Math.floor((seconds - (now() - t0) / 1000) / ((now() - t0) / 10_000));
     },
   });
+  const wallMinutes = (performance.now() - wall0) / 60_000;
   const fd = await parts.ema.withAveraged(model, async () => {
     const grid = await sampleClassGrid(model, { perClass: 8, seed });
     await writePng(join(out, `${name}-samples.png`), await classGridPng(grid.samples, 8));
@@ -60,7 +66,7 @@ for (const [name, denoiser] of [['RIN', shapesRinConfig()], ['transformer', shap
   const ms = parts.trainer.history.map((h) => h.ms).sort((a, b) => a - b);
   rows.push({
     model: name, parameters: model.denoiser.numParameters(), forwardMFlopsPerImage: +(denoiserFlops(model.denoiser, 1) / 1e6).toFixed(2),
-    steps: run.steps, minutes: +(run.seconds / 60).toFixed(2), msPerStepMedian: Math.round(ms[Math.floor(ms.length / 2)]),
+    steps: run.steps, [`${clock}Minutes`]: +(run.seconds / 60).toFixed(2), wallMinutes: +wallMinutes.toFixed(2), msPerStepMedian: Math.round(ms[Math.floor(ms.length / 2)]),
     finalLoss: +(parts.trainer.history.slice(-50).reduce((a, h) => a + h.loss, 0) / Math.min(50, parts.trainer.history.length)).toFixed(4),
     shapesFD: +fd.shapesFD.toFixed(1), realVsReal: +fd.realVsReal.toFixed(1), noiseVsReal: +fd.noiseVsReal.toFixed(1), n: fd.n,
   });
@@ -69,7 +75,7 @@ for (const [name, denoiser] of [['RIN', shapesRinConfig()], ['transformer', shap
   model.dispose();
 }
 await writePng(join(out, 'loss.png'), await lossCurvePng(series, { title: `RIN vs transformer, ${args.minutes} min each`, smoothing: 0.9 }));
-await writeFile(join(out, 'compare.json'), `${JSON.stringify({ backend: backend.engine, minutesEach: Number(args.minutes), rows }, null, 2)}\n`);
+await writeFile(join(out, 'compare.json'), `${JSON.stringify({ backend: backend.engine, minutesEach: Number(args.minutes), clock: args.clock, rows }, null, 2)}\n`);
 console.table(rows);
 const [r, t] = rows as Array<{ shapesFD: number }>;
 console.log(r.shapesFD < t.shapesFD ? `RIN wins: shapesFD ${r.shapesFD} vs ${t.shapesFD}` : `the transformer wins: shapesFD ${t.shapesFD} vs RIN ${r.shapesFD}`);

@@ -146,8 +146,13 @@ export function diffusionTrainer<B>(o: DiffusionTrainerOptions<B>): DiffusionTra
 export interface TrainBudgetOptions {
   /** Stop at this step count (the trainer's total). */
   steps: number;
-  /** Stop after this many seconds of this call (default: no limit). */
+  /** Stop after this many seconds of this call (default: no limit), measured on `clock`. */
   seconds?: number;
+  /**
+   * `wall` (default) or `cpu`: this process's CPU time (user + system, Node only), which a busy
+   * machine does not inflate — use it to give two models the same compute on a shared machine.
+   */
+  clock?: 'wall' | 'cpu';
   progress?: ProgressOption;
   label?: string;
   /** Save a resumable checkpoint every `every` steps and at the end. */
@@ -165,13 +170,14 @@ export async function trainWithBudget<B>(
   data: BatchSource<B>,
   o: TrainBudgetOptions,
 ): Promise<{ steps: number; seconds: number; stoppedBy: 'steps' | 'time' }> {
-  const start = performance.now();
+  const now = budgetClock(o.clock ?? 'wall');
+  const start = now();
   const startStep = trainer.step;
   const progress = await makeProgress(o.progress ?? 'auto', o.label ?? 'train', o.steps);
   let stoppedBy: 'steps' | 'time' = 'steps';
   try {
     while (trainer.step < o.steps) {
-      if (o.seconds !== undefined && (performance.now() - start) / 1000 >= o.seconds) {
+      if (o.seconds !== undefined && (now() - start) / 1000 >= o.seconds) {
         stoppedBy = 'time';
         break;
       }
@@ -182,7 +188,7 @@ export async function trainWithBudget<B>(
       } finally {
         tf.dispose(batch as unknown as tf.TensorContainer);
       }
-      const elapsed = (performance.now() - start) / 1000;
+      const elapsed = (now() - start) / 1000;
       progress.update({
         step: trainer.step,
         totalSteps: o.steps,
@@ -197,5 +203,17 @@ export async function trainWithBudget<B>(
   } finally {
     progress.stop();
   }
-  return { steps: trainer.step - startStep, seconds: (performance.now() - start) / 1000, stoppedBy };
+  return { steps: trainer.step - startStep, seconds: (now() - start) / 1000, stoppedBy };
+}
+
+/** A millisecond clock: wall time, or this process's CPU time (Node's `process.cpuUsage`). */
+export function budgetClock(kind: 'wall' | 'cpu'): () => number {
+  if (kind === 'wall') return () => performance.now();
+  const proc = (globalThis as { process?: { cpuUsage?: () => { user: number; system: number } } }).process;
+  if (!proc?.cpuUsage) throw new Error("trainWithBudget: clock 'cpu' needs Node's process.cpuUsage (use 'wall' in the browser)");
+  const cpuUsage = proc.cpuUsage.bind(proc);
+  return () => {
+    const u = cpuUsage();
+    return (u.user + u.system) / 1000;
+  };
 }

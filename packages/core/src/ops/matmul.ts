@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
+import { WASM_BATCH_MATMUL_KERNEL, batchedMatmulKernelUsable } from '../engine/wasm/batch-matmul.js';
 
 /**
  * Core's matrix product, with a gradient of its own.
@@ -18,15 +19,35 @@ export function swapLastAxes(x: tf.Tensor): tf.Tensor {
   return tf.transpose(x, perm);
 }
 
+/**
+ * A · B without transposes for A [..., m, k], B [..., k, n] with equal batch dims. Batched products
+ * on wasm go through core's XNNPACK-per-item kernel (engine/wasm/batch-matmul.ts); everything else
+ * is `tf.matMul`.
+ */
+function product(a: tf.Tensor, b: tf.Tensor): tf.Tensor {
+  const batch = a.shape.slice(0, -2).reduce((x, y) => x * y, 1);
+  const [m, k] = a.shape.slice(-2);
+  const n = b.shape[b.rank - 1];
+  // Below ~16³ multiply-adds per item the per-item call costs more than the scalar loop saves.
+  const worthIt = a.rank >= 3 && batch > 1 && m * k * n >= 4096;
+  if (!worthIt || a.dtype !== 'float32' || b.dtype !== 'float32' || !batchedMatmulKernelUsable()) {
+    return tf.matMul(a, b);
+  }
+  const a3 = tf.reshape(a, [batch, m, k]); // [batch, m, k]
+  const b3 = tf.reshape(b, [batch, k, n]); // [batch, k, n]
+  const y = tf.engine().runKernel(WASM_BATCH_MATMUL_KERNEL, { a: a3, b: b3 }) as tf.Tensor; // [batch, m, n]
+  return tf.reshape(y, [...a.shape.slice(0, -2), m, n]);
+}
+
 // C = A · B for A [..., m, k], B [..., k, n] with equal batch dims (both rank ≥ 2).
 const plainMatmul = tf.customGrad(((a: tf.Tensor, b: tf.Tensor, save: tf.GradSaveFunc) => {
   save([a, b]);
   return {
-    value: tf.matMul(a, b),
+    value: product(a, b),
     gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
       const [sa, sb] = saved;
       // dA = dC · Bᵀ ; dB = Aᵀ · dC  — transposes made explicit.
-      return [tf.matMul(dy, swapLastAxes(sb)), tf.matMul(swapLastAxes(sa), dy)];
+      return [product(dy, swapLastAxes(sb)), product(swapLastAxes(sa), dy)];
     },
   };
 }) as any) as (a: tf.Tensor, b: tf.Tensor) => tf.Tensor;
