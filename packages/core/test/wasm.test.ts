@@ -2,7 +2,7 @@
 import { describe, expect, it, beforeAll } from 'vitest';
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-wasm';
-import { AdamW, FUSED_ADAMW_KERNEL, Rng, WASM_BATCH_MATMUL_KERNEL, batchedMatmulKernelUsable, embeddingLookup, layerNorm, linear, matmul } from '../src/index.js';
+import { AdamW, FUSED_ADAMW_KERNEL, installWasmSlice, Rng, WASM_BATCH_MATMUL_KERNEL, batchedMatmulKernelUsable, embeddingLookup, layerNorm, linear, matmul } from '../src/index.js';
 
 async function onBackend(name: string, f: () => tf.Tensor[]): Promise<Float32Array[]> {
   await tf.setBackend(name);
@@ -102,5 +102,30 @@ describe('core ops on wasm', () => {
     expect(f.usedFused).toBe(true);
     expect(r.usedFused).toBe(false);
     expect(Math.max(...f.out.map((v, i) => Math.abs(v - r.out[i])))).toBeLessThan(2e-6);
+  });
+
+  it("core's wasm Slice copies only the requested box and equals cpu for every rank, dtype and layout", async () => {
+    await tf.setBackend('wasm');
+    installWasmSlice();
+    expect(installWasmSlice()).toBe(false); // idempotent
+    const cases: Array<[number[], number[], number[], tf.DataType]> = [
+      [[10], [3], [4], 'float32'],
+      [[6, 7], [1, 2], [3, 4], 'float32'],
+      [[6, 7], [2, 0], [3, 7], 'int32'], // contiguous rows
+      [[4, 5, 6], [1, 1, 2], [2, 3, 3], 'float32'],
+      [[4, 5, 6], [0, 2, 0], [4, 2, 6], 'bool'],
+      [[3, 4, 5, 6], [1, 0, 1, 0], [2, 4, 3, 6], 'float32'],
+      [[2, 3, 4, 5, 6], [1, 1, 0, 2, 1], [1, 2, 4, 2, 5], 'float32'],
+      [[5, 5], [2, 2], [0, 3], 'float32'], // empty
+      [[5, 5], [1, 1], [-1, -1], 'float32'], // -1 = to the end
+    ];
+    for (const [shape, begin, size, dtype] of cases) {
+      const n = shape.reduce((a, b) => a * b, 1);
+      const values = Array.from({ length: n }, (_, i) => (dtype === 'bool' ? i % 3 === 0 : i * 0.5 - 7));
+      const make = () => tf.slice(tf.tensor(values as number[], shape, dtype), begin, size);
+      const [want] = await onBackend('cpu', () => [make()]);
+      const [got] = await onBackend('wasm', () => [make()]);
+      expect(Array.from(got), `slice [${shape}] at [${begin}] size [${size}] ${dtype}`).toEqual(Array.from(want));
+    }
   });
 });

@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
+import { installWasmFastPaths } from './wasm/slice.js';
 import { backendSelfTest, type BackendAttempt, type BackendReport, type BackendStatus } from './backend.js';
 
 /**
@@ -154,6 +155,7 @@ export async function selectBackend<Ctx>(args: {
       });
       continue;
     }
+    if (probe.tfBackend === 'wasm') installWasmFastPaths();
     let test: { ok: boolean; maxAbsError: number; ms: number };
     try {
       test = await backendSelfTest(selfTestTolerance);
