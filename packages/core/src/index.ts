@@ -42,5 +42,7 @@ export * from './viz/png.js';
 export * from './viz/plot.js';
 export * from './viz/gif.js';
 export * from './engine/select.js';
-export { installWasmFastPaths, installWasmSlice } from './engine/wasm/slice.js';
+export { installWasmFastPaths } from './engine/wasm/fast-paths.js';
+export { installWasmSlice } from './engine/wasm/slice.js';
+export { installWasmTile } from './engine/wasm/tile.js';
 export { WASM_BATCH_MATMUL_KERNEL, registerWasmBatchMatmul, batchedMatmulKernelUsable } from './engine/wasm/batch-matmul.js';

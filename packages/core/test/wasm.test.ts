@@ -2,7 +2,7 @@
 import { describe, expect, it, beforeAll } from 'vitest';
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-wasm';
-import { AdamW, FUSED_ADAMW_KERNEL, installWasmSlice, Rng, WASM_BATCH_MATMUL_KERNEL, batchedMatmulKernelUsable, embeddingLookup, layerNorm, linear, matmul } from '../src/index.js';
+import { AdamW, FUSED_ADAMW_KERNEL, installWasmSlice, installWasmTile, Rng, WASM_BATCH_MATMUL_KERNEL, batchedMatmulKernelUsable, embeddingLookup, layerNorm, linear, matmul } from '../src/index.js';
 
 async function onBackend(name: string, f: () => tf.Tensor[]): Promise<Float32Array[]> {
   await tf.setBackend(name);
@@ -127,5 +127,36 @@ describe('core ops on wasm', () => {
       const [got] = await onBackend('wasm', () => [make()]);
       expect(Array.from(got), `slice [${shape}] at [${begin}] size [${size}] ${dtype}`).toEqual(Array.from(want));
     }
+  });
+
+  it("core's wasm Tile equals cpu for every rank, dtype and repetition pattern, and its gradient too", async () => {
+    await tf.setBackend('wasm');
+    installWasmTile();
+    expect(installWasmTile()).toBe(false);
+    const cases: Array<[number[], number[], tf.DataType]> = [
+      [[5], [3], 'float32'],
+      [[1, 6], [4, 1], 'float32'],
+      [[2, 3], [2, 3], 'int32'],
+      [[1, 7, 5], [4, 1, 1], 'float32'], // batch broadcast of a table
+      [[2, 1, 3], [1, 5, 2], 'bool'],
+      [[2, 3, 2, 2], [2, 1, 3, 2], 'float32'],
+      [[3, 2], [0, 2], 'float32'], // empty
+    ];
+    for (const [shape, reps, dtype] of cases) {
+      const n = shape.reduce((a, b) => a * b, 1);
+      const values = Array.from({ length: n }, (_, i) => (dtype === 'bool' ? i % 2 === 0 : i * 1.5 - 3));
+      const make = () => tf.tile(tf.tensor(values as number[], shape, dtype), reps);
+      const [want] = await onBackend('cpu', () => [make()]);
+      const [got] = await onBackend('wasm', () => [make()]);
+      expect(Array.from(got), `tile [${shape}] × [${reps}] ${dtype}`).toEqual(Array.from(want));
+    }
+    const grad = () => {
+      const x = tf.tensor([1, 2, 3, 4, 5, 6], [1, 2, 3]);
+      const w = tf.range(0, 4 * 2 * 6).reshape([4, 2, 6]);
+      return [tf.grad((v: tf.Tensor) => tf.sum(tf.mul(tf.tile(v, [4, 1, 2]), w)))(x)];
+    };
+    const [gc] = await onBackend('cpu', grad);
+    const [gw] = await onBackend('wasm', grad);
+    expect(Array.from(gw)).toEqual(Array.from(gc));
   });
 });

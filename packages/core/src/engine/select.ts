@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { installWasmFastPaths } from './wasm/slice.js';
+import { installWasmFastPaths } from './wasm/fast-paths.js';
 import { backendSelfTest, type BackendAttempt, type BackendReport, type BackendStatus } from './backend.js';
 
 /**

@@ -3,8 +3,8 @@
  * it) before copying the requested part: taking 9 shifted windows of one tensor copies that tensor
  * 9 times, and `concat`'s gradient slices its whole upstream gradient once per input. This
  * replacement copies only the requested elements, between two views of the heap. Strings keep the
- * original kernel. Installed by core's backend selection when wasm is chosen
- * ({@link installWasmFastPaths}); idempotent.
+ * original kernel. Installed by core's backend selection when wasm is chosen (`installWasmFastPaths`);
+ * idempotent.
  */
 import * as tf from '@tensorflow/tfjs-core';
 
@@ -61,9 +61,4 @@ export function installWasmSlice(): boolean {
   tf.unregisterKernel('Slice', 'wasm');
   tf.registerKernel({ ...original, kernelFunc: kernelFunc as unknown as tf.KernelFunc });
   return true;
-}
-
-/** Installs core's wasm replacements for tfjs kernels (today: `Slice`). Called when wasm is chosen. */
-export function installWasmFastPaths(): void {
-  installWasmSlice();
 }
