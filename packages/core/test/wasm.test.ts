@@ -2,7 +2,7 @@
 import { describe, expect, it, beforeAll } from 'vitest';
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-wasm';
-import { AdamW, FUSED_ADAMW_KERNEL, installWasmSlice, installWasmTile, Rng, WASM_BATCH_MATMUL_KERNEL, batchedMatmulKernelUsable, embeddingLookup, layerNorm, linear, matmul } from '../src/index.js';
+import { AdamW, FUSED_ADAMW_KERNEL, clearLinearCache, installWasmIdentity, installWasmSlice, installWasmTile, Rng, WASM_BATCH_MATMUL_KERNEL, batchedMatmulKernelUsable, embeddingLookup, layerNorm, linear, matmul } from '../src/index.js';
 
 async function onBackend(name: string, f: () => tf.Tensor[]): Promise<Float32Array[]> {
   await tf.setBackend(name);
@@ -158,5 +158,48 @@ describe('core ops on wasm', () => {
     const [gc] = await onBackend('cpu', grad);
     const [gw] = await onBackend('wasm', grad);
     expect(Array.from(gw)).toEqual(Array.from(gc));
+  });
+
+  it('linear keeps one transposed copy per weight version on wasm and never uses a stale one', async () => {
+    await tf.setBackend('wasm');
+    const rng = new Rng(4);
+    const w = tf.variable(rng.normalTensor([6, 5]));
+    const x = rng.normalTensor([3, 5]);
+    const n0 = tf.memory().numTensors;
+    tf.dispose(linear(x, w));
+    expect(tf.memory().numTensors).toBe(n0 + 1); // the kept transposed copy
+    tf.dispose(linear(x, w));
+    expect(tf.memory().numTensors).toBe(n0 + 1); // reused, not rebuilt
+    const before = tf.memory().numTensors;
+    const doubled = tf.mul(w, 2);
+    w.assign(doubled);
+    doubled.dispose();
+    const y = linear(x, w);
+    const want = tf.matMul(x, w, false, true);
+    const [yd, wd] = [await y.data(), await want.data()];
+    for (let i = 0; i < yd.length; i++) expect(Math.abs(yd[i] - wd[i])).toBeLessThan(1e-5);
+    tf.dispose([y, want]);
+    expect(tf.memory().numTensors).toBeLessThanOrEqual(before); // the old copy was replaced, not kept
+    clearLinearCache();
+    tf.dispose([w, x]);
+  });
+
+  it("core's wasm Identity shares data: clones (and tensors saved for gradients) cost no copy and free correctly", async () => {
+    await tf.setBackend('wasm');
+    installWasmIdentity();
+    const x = tf.tensor([1, 2, 3, 4], [2, 2]);
+    const c = tf.clone(x);
+    expect(c.dataId).toBe(x.dataId);
+    const backend = tf.backend() as unknown as { numDataIds(): number };
+    const ids = backend.numDataIds();
+    x.dispose();
+    expect(Array.from(await c.data())).toEqual([1, 2, 3, 4]); // still alive through the clone
+    c.dispose();
+    expect(backend.numDataIds()).toBe(ids - 1);
+    // gradients through ops that save their inputs are unchanged
+    const f = (v: tf.Tensor) => tf.sum(tf.mul(tf.exp(v), v));
+    const [gw] = await onBackend('wasm', () => [tf.grad(f)(tf.tensor([0.5, -1, 2]))]);
+    const [gc] = await onBackend('cpu', () => [tf.grad(f)(tf.tensor([0.5, -1, 2]))]);
+    Array.from(gw).forEach((v, i) => expect(Math.abs(v - gc[i])).toBeLessThan(1e-5));
   });
 });

@@ -184,8 +184,9 @@ export class MultiHeadAttention extends Module {
       );
     }
     const h = c.heads, dh = this.dimHead;
-    // [B, T, H·dh] → [B, H, T, dh]  (head-major features)
-    const split = (t: tf.Tensor, len: number) => tf.transpose(tf.reshape(t, [b, len, h, dh]), [0, 2, 1, 3]);
+    // [B, T, H·dh] → [B, H, T, dh]  (head-major features; one head needs no transpose, so no copy)
+    const split = (t: tf.Tensor, len: number) =>
+      h === 1 ? tf.reshape(t, [b, 1, len, dh]) : tf.transpose(tf.reshape(t, [b, len, h, dh]), [0, 2, 1, 3]);
     let q = split(this.q.forward(x), tq);
     let k = split(this.k.forward(kvIn), tk);
     const v = split(this.v.forward(kvIn), tk);
@@ -201,7 +202,7 @@ export class MultiHeadAttention extends Module {
     const dropout = this.training ? c.dropout : 0;
     const r = scaledDotProductAttention(q, k, v, { mask, dropout, rng, returnWeights });
     // [B, H, Tq, dh] → [B, Tq, H·dh]
-    const merged = tf.reshape(tf.transpose(r.output, [0, 2, 1, 3]), [b, tq, h * dh]);
+    const merged = h === 1 ? tf.reshape(r.output, [b, tq, dh]) : tf.reshape(tf.transpose(r.output, [0, 2, 1, 3]), [b, tq, h * dh]);
     const output = this.out.forward(merged);
     return returnWeights ? { output, weights: r.weights } : { output };
   }

@@ -8,14 +8,52 @@ import * as tf from '@tensorflow/tfjs-core';
  * A fused kernel per backend can later replace the reference path behind the same function.
  */
 
+/**
+ * Wᵀ for the forward product. On wasm only non-transposed products reach XNNPACK, so W [out, in]
+ * is transposed explicitly — once per weight version: the transposed copy of a variable is kept
+ * until the variable is assigned (its data changes) or disposed, which also lets XNNPACK reuse the
+ * weights it packed for that copy (sampling loops, weight-shared layers). Other backends multiply
+ * by W with `transposeB` and keep no copy.
+ */
+const transposedCache = new Map<number, { source: tf.Variable; dataId: object; wt: tf.Tensor }>();
+
+function forwardProduct(x: tf.Tensor, w: tf.Tensor): tf.Tensor {
+  if (tf.getBackend() !== 'wasm') return tf.matMul(x, w, false, true);
+  if (!(w instanceof tf.Variable)) return tf.matMul(x, tf.transpose(w));
+  let entry = transposedCache.get(w.id);
+  if (!entry || entry.dataId !== w.dataId || entry.wt.isDisposed) {
+    if (entry) entry.wt.dispose();
+    for (const [id, e] of transposedCache) {
+      if (e.source.isDisposed) {
+        e.wt.dispose();
+        transposedCache.delete(id);
+      }
+    }
+    entry = { source: w, dataId: w.dataId, wt: tf.keep(tf.transpose(w)) };
+    transposedCache.set(w.id, entry);
+  }
+  return tf.matMul(x, entry.wt);
+}
+
+/** Frees the transposed weight copies kept for wasm (they are rebuilt on demand). */
+export function clearLinearCache(): void {
+  for (const e of transposedCache.values()) e.wt.dispose();
+  transposedCache.clear();
+}
+
+/** dW = dyᵀ · x: an explicit transpose on wasm (its fast path), `transposeA` elsewhere. */
+function weightGrad(dy: tf.Tensor, x: tf.Tensor): tf.Tensor {
+  return tf.getBackend() === 'wasm' ? tf.matMul(tf.transpose(dy), x) : tf.matMul(dy, x, true, false);
+}
+
 // x2 [m, in], w [out, in], b [out] → [m, out]
 const linearWithBias = tf.customGrad(((x: tf.Tensor, w: tf.Tensor, b: tf.Tensor, save: tf.GradSaveFunc) => {
   save([x, w]);
   return {
-    value: tf.add(tf.matMul(x, tf.transpose(w)), b),
+    value: tf.add(forwardProduct(x, w), b),
     gradFunc: (dy: tf.Tensor, [sx, sw]: tf.Tensor[]) => [
       tf.matMul(dy, sw), // dx [m, in]
-      tf.matMul(tf.transpose(dy), sx), // dW [out, in]
+      weightGrad(dy, sx), // dW [out, in]
       tf.sum(dy, 0), // db [out]
     ],
   };
@@ -24,8 +62,8 @@ const linearWithBias = tf.customGrad(((x: tf.Tensor, w: tf.Tensor, b: tf.Tensor,
 const linearNoBias = tf.customGrad(((x: tf.Tensor, w: tf.Tensor, save: tf.GradSaveFunc) => {
   save([x, w]);
   return {
-    value: tf.matMul(x, tf.transpose(w)),
-    gradFunc: (dy: tf.Tensor, [sx, sw]: tf.Tensor[]) => [tf.matMul(dy, sw), tf.matMul(tf.transpose(dy), sx)],
+    value: forwardProduct(x, w),
+    gradFunc: (dy: tf.Tensor, [sx, sw]: tf.Tensor[]) => [tf.matMul(dy, sw), weightGrad(dy, sx)],
   };
 }) as any) as (x: tf.Tensor, w: tf.Tensor) => tf.Tensor;
 
