@@ -46,4 +46,5 @@ export { installWasmFastPaths } from './engine/wasm/fast-paths.js';
 export { installWasmSlice } from './engine/wasm/slice.js';
 export { installWasmTile } from './engine/wasm/tile.js';
 export { installWasmIdentity } from './engine/wasm/identity.js';
+export { installWasmGather } from './engine/wasm/gather.js';
 export { WASM_BATCH_MATMUL_KERNEL, registerWasmBatchMatmul, batchedMatmulKernelUsable } from './engine/wasm/batch-matmul.js';

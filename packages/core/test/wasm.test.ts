@@ -2,7 +2,7 @@
 import { describe, expect, it, beforeAll } from 'vitest';
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-wasm';
-import { AdamW, FUSED_ADAMW_KERNEL, clearLinearCache, installWasmIdentity, installWasmSlice, installWasmTile, Rng, WASM_BATCH_MATMUL_KERNEL, batchedMatmulKernelUsable, embeddingLookup, layerNorm, linear, matmul } from '../src/index.js';
+import { AdamW, FUSED_ADAMW_KERNEL, clearLinearCache, installWasmGather, installWasmIdentity, installWasmSlice, installWasmTile, Rng, WASM_BATCH_MATMUL_KERNEL, batchedMatmulKernelUsable, embeddingLookup, layerNorm, linear, matmul } from '../src/index.js';
 
 async function onBackend(name: string, f: () => tf.Tensor[]): Promise<Float32Array[]> {
   await tf.setBackend(name);
@@ -201,5 +201,28 @@ describe('core ops on wasm', () => {
     const [gw] = await onBackend('wasm', () => [tf.grad(f)(tf.tensor([0.5, -1, 2]))]);
     const [gc] = await onBackend('cpu', () => [tf.grad(f)(tf.tensor([0.5, -1, 2]))]);
     Array.from(gw).forEach((v, i) => expect(Math.abs(v - gc[i])).toBeLessThan(1e-5));
+  });
+
+  it("core's wasm GatherV2 equals cpu for axes, batch dims and dtypes, and rejects bad indices (its gradient needs UnsortedSegmentSum, absent on wasm)", async () => {
+    await tf.setBackend('wasm');
+    installWasmGather();
+    expect(installWasmGather()).toBe(false);
+    const cases: Array<[number[], tf.DataType, number[], number[], number, number]> = [
+      [[6, 4], 'float32', [5, 0, 5, 2], [4], 0, 0], // rows
+      [[3, 5, 2], 'float32', [4, 1], [2], 1, 0], // middle axis
+      [[3, 5], 'int32', [0, 4, 4], [3], 1, 0], // last axis
+      [[2, 4, 3], 'float32', [3, 0, 1, 1], [2, 2], 1, 1], // batch dims
+      [[4, 3], 'bool', [1, 3, 1, 0, 2, 2], [2, 3], 0, 0], // 2-D indices
+    ];
+    for (const [shape, dtype, idx, idxShape, axis, batchDims] of cases) {
+      const n = shape.reduce((a, b) => a * b, 1);
+      const values = Array.from({ length: n }, (_, i) => (dtype === 'bool' ? i % 3 === 1 : i * 0.25 - 2));
+      const make = () => tf.gather(tf.tensor(values as number[], shape, dtype), tf.tensor(idx, idxShape, 'int32'), axis, batchDims);
+      const [want] = await onBackend('cpu', () => [make()]);
+      const [got] = await onBackend('wasm', () => [make()]);
+      expect(Array.from(got), `gather [${shape}] axis ${axis} batchDims ${batchDims} ${dtype}`).toEqual(Array.from(want));
+    }
+    await tf.setBackend('wasm');
+    expect(() => tf.gather(tf.ones([3, 2]), tf.tensor1d([0, 3], 'int32'))).toThrow(/index value 3 is not in \[0, 2\]/);
   });
 });
