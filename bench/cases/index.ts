@@ -1,0 +1,10 @@
+/** Every benchmark case, in table order. */
+import type { BenchCase } from '../case.js';
+import { matmulCases } from './matmul.js';
+import { rinCases } from './rin.js';
+import { perceiverCases } from './perceiver.js';
+import { moeCases } from './moe.js';
+
+export function allCases(): BenchCase[] {
+  return [...matmulCases(), ...rinCases(), ...perceiverCases(), ...moeCases()];
+}

@@ -1,0 +1,59 @@
+"""Runs one PyTorch reference case for the BrickML bench harness.
+
+    python3 bench/torch/driver.py <module> <artifacts.safetensors> <meta.json> <outputs.safetensors>
+        --threads N --min-iters 3 --max-seconds 20
+
+The module (bench/torch/<module>.py) defines `build(meta, tensors) -> (outputs_fn, step_fn)`:
+`tensors` maps names (`param.*`, `in.*`) to torch tensors (float32/int64 as saved); `outputs_fn()`
+runs the computation once on the fresh state and returns a dict of torch tensors (the parity
+outputs, same names as the BrickML case); `step_fn()` is one timed iteration.
+Prints one JSON line: {"times_ms": [...], "torch": version, "threads": N, "blas": ...}.
+"""
+import argparse
+import importlib
+import json
+import os
+import sys
+import time
+
+import numpy as np
+import torch
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import st  # noqa: E402
+
+
+def main():
+    p = argparse.ArgumentParser()
+    p.add_argument("module")
+    p.add_argument("artifacts")
+    p.add_argument("meta")
+    p.add_argument("outputs")
+    p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--min-iters", type=int, default=3)
+    p.add_argument("--max-iters", type=int, default=20)
+    p.add_argument("--max-seconds", type=float, default=20.0)
+    a = p.parse_args()
+    torch.set_num_threads(a.threads)
+    torch.manual_seed(0)
+    with open(a.meta) as f:
+        meta = json.load(f)
+    arrays = st.load(a.artifacts)
+    tensors = {k: torch.from_numpy(v.astype(np.int64) if v.dtype == np.int32 else v) for k, v in arrays.items()}
+    mod = importlib.import_module(a.module)
+    outputs_fn, step_fn = mod.build(meta, tensors)
+    outs = outputs_fn()
+    st.save(a.outputs, {k: v.detach().to(torch.float32).contiguous().numpy() for k, v in outs.items()})
+    step_fn()  # warm-up
+    times, start = [], time.perf_counter()
+    while len(times) < a.max_iters and (len(times) < a.min_iters or time.perf_counter() - start < a.max_seconds):
+        t0 = time.perf_counter()
+        step_fn()
+        times.append((time.perf_counter() - t0) * 1000)
+    cfg = torch.__config__.show()
+    blas = "OpenBLAS" if "openblas" in cfg.lower() else ("MKL" if "mkl" in cfg.lower() else "unknown")
+    print(json.dumps({"times_ms": times, "torch": torch.__version__, "threads": torch.get_num_threads(), "blas": blas}))
+
+
+if __name__ == "__main__":
+    main()
