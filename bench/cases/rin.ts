@@ -141,10 +141,7 @@ function trainCase(): BenchCase {
         }),
         outputs: async () => {
           const { loss, grads } = trainStep();
-          // loss as [1]: the PyTorch side's 0-d loss comes back as [1] (bench/torch/st.py's
-          // np.ascontiguousarray makes 0-d arrays 1-d).
-          const out: Record<string, tf.Tensor> = { loss: tf.reshape(loss, [1]) };
-          loss.dispose();
+          const out: Record<string, tf.Tensor> = { loss };
           for (const [path, g] of grads) out[`grad.${path}`] = g;
           for (const [path, v] of named) out[`updated.${path}`] = tf.clone(v);
           return out;
