@@ -93,6 +93,8 @@ const rows: Row[] = [];
 const brickOutputs = new Map<string, Map<string, Map<string, { data: Float32Array; shape: number[] }>>>(); // case → impl → name → data
 const written = new Set<string>();
 const engines: Record<string, string> = {};
+/** Best GFLOP/s each backend reached so far (the calibration products run first). */
+const backendRate = new Map<string, number>();
 
 for (const engine of args.backends!.split(',').filter(Boolean)) {
   if (engine === 'webgpu' && args.swiftshader) enableSwiftShader();
@@ -114,6 +116,13 @@ for (const engine of args.backends!.split(',').filter(Boolean)) {
 
 async function runBrick(c: BenchCase, engine: string, impl: string): Promise<Row> {
   const row: Row = { case: c.id, title: c.title, impl };
+  const rate = backendRate.get(engine);
+  const estimate = rate ? c.flops / (rate * 1e9) : 0;
+  if (estimate > 4 * slowLimit) {
+    row.skipped = `est. ${estimate.toFixed(0)} s per run at ${rate!.toFixed(2)} GFLOP/s (over 4× --slow-limit ${slowLimit} s)`;
+    console.log(`${c.id} ${impl}: skipped, ${row.skipped}`);
+    return row;
+  }
   const inst = await c.setup();
   try {
     if (!written.has(c.id)) {
@@ -149,6 +158,8 @@ async function runBrick(c: BenchCase, engine: string, impl: string): Promise<Row
       row.timing = { medianMs: median(times), minMs: Math.min(...times), runs: times.length };
     }
     row.facts = inst.facts?.();
+    const achieved = c.flops / (row.timing.minMs / 1000) / 1e9;
+    backendRate.set(engine, Math.max(backendRate.get(engine) ?? 0, achieved));
     if (args.profile) {
       const info = await tf.profile(async () => {
         await inst.step();
