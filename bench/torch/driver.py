@@ -13,6 +13,7 @@ import argparse
 import importlib
 import json
 import os
+import re
 import sys
 import time
 
@@ -50,9 +51,21 @@ def main():
         t0 = time.perf_counter()
         step_fn()
         times.append((time.perf_counter() - t0) * 1000)
-    cfg = torch.__config__.show()
-    blas = "OpenBLAS" if "openblas" in cfg.lower() else ("MKL" if "mkl" in cfg.lower() else "unknown")
-    print(json.dumps({"times_ms": times, "torch": torch.__version__, "threads": torch.get_num_threads(), "blas": blas}))
+    print(json.dumps({"times_ms": times, "torch": torch.__version__, "threads": torch.get_num_threads(), "blas": blas_in_use()}))
+
+
+def blas_in_use():
+    """The BLAS library this process actually loaded (Debian's torch is built with BLAS_INFO=generic
+    and calls whatever libblas.so.3 the alternatives system points at)."""
+    torch.mm(torch.ones(64, 64), torch.ones(64, 64))
+    try:
+        with open("/proc/self/maps") as f:
+            libs = {line.split()[-1] for line in f if "blas" in line.lower() and "/" in line}
+    except OSError:
+        libs = set()
+    info = re.search(r"BLAS_INFO=(\w+)", torch.__config__.show())
+    names = sorted(os.path.realpath(p) for p in libs)
+    return f"BLAS_INFO={info.group(1) if info else '?'}; loaded: {', '.join(names) or 'none found'}"
 
 
 if __name__ == "__main__":

@@ -5,7 +5,7 @@
  *
  *   node packages/diffusion/scripts/run.mjs packages/diffusion/examples/video.ts --minutes 5 --backend wasm
  *
- * Options: --minutes (default 5), --clock wall|cpu (cpu: this process's CPU time, for a shared machine), --backend, --out (default out/video), --clips (held-out clips, 32), --seed.
+ * Options: --minutes (default 5), --patch (the RIN's patch side, default videoRinConfig's 4), --clock wall|cpu (cpu: this process's CPU time, for a shared machine), --backend, --out (default out/video), --clips (held-out clips, 32), --seed.
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { parseArgs } from 'node:util';
@@ -13,7 +13,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { Rng, movingSprites, save, videoGif, writePng, imageGridPng } from '@brickml/core';
 import {
-  GaussianDiffusion, budgetClock, diffusionTrainer, evaluateVideoPSNR, predictFrames, readMapsPng, trainWithBudget, videoDiffusionConfig, videoTrainingData,
+  GaussianDiffusion, budgetClock, diffusionTrainer, videoRinConfig, evaluateVideoPSNR, predictFrames, readMapsPng, trainWithBudget, videoDiffusionConfig, videoTrainingData,
 } from '../src/index.js';
 import { setupBackend } from '../scripts/backend.js';
 
@@ -24,6 +24,7 @@ const { values: args } = parseArgs({
     backend: { type: 'string' },
     out: { type: 'string', default: 'out/video' },
     clips: { type: 'string', default: '32' },
+    patch: { type: 'string' },
     seed: { type: 'string', default: '0' },
   },
 });
@@ -35,7 +36,8 @@ const backend = await setupBackend(args.backend);
 console.log(`backend: ${backend.line}`);
 await mkdir(out, { recursive: true });
 
-const model = new GaussianDiffusion(videoDiffusionConfig(task), { rng: new Rng(seed) });
+const denoiser = { ...videoRinConfig(task), ...(args.patch ? { patchSize: Number(args.patch) } : {}) };
+const model = new GaussianDiffusion(videoDiffusionConfig({ ...task, denoiser }), { rng: new Rng(seed) });
 const { data, toData } = videoTrainingData({ ...task, batchSize: 16, seed: seed + 1 });
 const horizon = { steps: 1_000_000 };
 const schedule = (s: number) => (s < 100 ? (2e-3 * (s + 1)) / 100 : 1e-3 * (1 + Math.cos(Math.PI * Math.min(1, (s - 100) / Math.max(1, horizon.steps - 100)))));
@@ -64,7 +66,7 @@ const report = await parts.ema.withAveraged(model, async () => {
   tf.dispose([videos, context, r.samples, full]);
   return evaluateVideoPSNR(model, { n: Number(args.clips), seed });
 });
-const result = { backend: backend.engine, steps: run.steps, clock, minutes: +(run.seconds / 60).toFixed(2), ...report };
+const result = { backend: backend.engine, patchSize: denoiser.patchSize, steps: run.steps, clock, minutes: +(run.seconds / 60).toFixed(2), ...report };
 await writeFile(join(out, 'metrics.json'), `${JSON.stringify(result, null, 2)}\n`);
 console.log(`PSNR per predicted frame (dB), ${report.clips} held-out clips:`);
 console.log(`  model          ${report.model.map((v) => v.toFixed(2)).join('  ')}   mean ${report.meanModel.toFixed(2)}`);
