@@ -27,29 +27,52 @@ interface WasmBackendInternals {
   makeOutput(shape: number[], dtype: tf.DataType): tf.TensorInfo;
   wasm: {
     cwrap(name: string, ret: null, args: string[]): (...args: unknown[]) => void;
-    tfjs: { registerTensor(id: number, size: number, offset: number): void; disposeData(id: number): void };
+    tfjs: {
+      registerTensor(id: number, size: number, offset: number): void;
+      disposeData(id: number): void;
+    };
   };
 }
 
 type BatchMatMulFn = (
-  aId: number, aShape: Uint8Array, aRank: number, bId: number, bShape: Uint8Array, bRank: number,
-  transposeA: number, transposeB: number, outId: number,
+  aId: number,
+  aShape: Uint8Array,
+  aRank: number,
+  bId: number,
+  bShape: Uint8Array,
+  bRank: number,
+  transposeA: number,
+  transposeB: number,
+  outId: number,
 ) => void;
 
 const wrapped = new WeakMap<object, BatchMatMulFn>();
 
 function internals(backend: unknown): WasmBackendInternals | null {
   const b = backend as Partial<WasmBackendInternals> | null;
-  if (!b || typeof b.dataIdNextNumber !== 'number' || typeof b.makeOutput !== 'function') return null;
-  if (typeof b.wasm?.cwrap !== 'function' || typeof b.wasm.tfjs?.registerTensor !== 'function') return null;
-  if (typeof b.wasm.tfjs.disposeData !== 'function' || typeof b.dataIdMap?.get !== 'function') return null;
+  if (!b || typeof b.dataIdNextNumber !== 'number' || typeof b.makeOutput !== 'function')
+    return null;
+  if (typeof b.wasm?.cwrap !== 'function' || typeof b.wasm.tfjs?.registerTensor !== 'function')
+    return null;
+  if (typeof b.wasm.tfjs.disposeData !== 'function' || typeof b.dataIdMap?.get !== 'function')
+    return null;
   return b as WasmBackendInternals;
 }
 
 function batchMatMulOf(backend: WasmBackendInternals): BatchMatMulFn {
   let fn = wrapped.get(backend);
   if (!fn) {
-    fn = backend.wasm.cwrap('BatchMatMul', null, ['number', 'array', 'number', 'number', 'array', 'number', 'number', 'number', 'number']) as BatchMatMulFn;
+    fn = backend.wasm.cwrap('BatchMatMul', null, [
+      'number',
+      'array',
+      'number',
+      'number',
+      'array',
+      'number',
+      'number',
+      'number',
+      'number',
+    ]) as BatchMatMulFn;
     wrapped.set(backend, fn);
   }
   return fn;
@@ -57,11 +80,20 @@ function batchMatMulOf(backend: WasmBackendInternals): BatchMatMulFn {
 
 const shapeBytes = (shape: number[]) => new Uint8Array(new Int32Array(shape).buffer);
 
-function wasmBatchMatmul({ inputs, backend }: { inputs: tf.NamedTensorInfoMap; backend: unknown }): tf.TensorInfo {
+function wasmBatchMatmul({
+  inputs,
+  backend,
+}: {
+  inputs: tf.NamedTensorInfoMap;
+  backend: unknown;
+}): tf.TensorInfo {
   const a = inputs.a as tf.TensorInfo; // [batch, m, k]
   const b = inputs.b as tf.TensorInfo; // [batch, k, n]
   const be = internals(backend);
-  if (!be) throw new Error(`${WASM_BATCH_MATMUL_KERNEL}: the wasm backend's internals changed; use tf.matMul`);
+  if (!be)
+    throw new Error(
+      `${WASM_BATCH_MATMUL_KERNEL}: the wasm backend's internals changed; use tf.matMul`,
+    );
   const [batch, m, k] = a.shape;
   const n = b.shape[2];
   const out = be.makeOutput([batch, m, n], 'float32'); // [batch, m, n]
@@ -97,7 +129,11 @@ let registered = false;
 export function registerWasmBatchMatmul(): void {
   if (registered) return;
   registered = true;
-  tf.registerKernel({ kernelName: WASM_BATCH_MATMUL_KERNEL, backendName: 'wasm', kernelFunc: wasmBatchMatmul as unknown as tf.KernelFunc });
+  tf.registerKernel({
+    kernelName: WASM_BATCH_MATMUL_KERNEL,
+    backendName: 'wasm',
+    kernelFunc: wasmBatchMatmul as unknown as tf.KernelFunc,
+  });
 }
 
 /** Whether the active backend is wasm and exposes what the kernel needs. */

@@ -6,39 +6,36 @@
  * Installed with {@link installWasmFastPaths}; idempotent.
  */
 import * as tf from '@tensorflow/tfjs-core';
-
-interface WasmLike {
-  makeOutput(shape: number[], dtype: tf.DataType): tf.TensorInfo;
-  typedArrayFromHeap(info: tf.TensorInfo): Float32Array | Int32Array | Uint8Array;
-}
-
-const MARK = Symbol.for('brickml.wasmGather');
+import { replaceWasmKernel } from './replace.js';
 
 /** Replaces the wasm `GatherV2` kernel with the slice-copy version (no-op when absent or done). */
 export function installWasmGather(): boolean {
-  const original = tf.getKernel('GatherV2', 'wasm');
-  if (!original || (original.kernelFunc as unknown as Record<symbol, boolean>)[MARK]) return false;
-  const kernelFunc = (args: { inputs: tf.NamedTensorInfoMap; backend: unknown; attrs?: tf.NamedAttrMap }) => {
+  return replaceWasmKernel('GatherV2', (original) => (args) => {
     const x = args.inputs.x as tf.TensorInfo;
     const indices = args.inputs.indices as tf.TensorInfo;
-    if (x.dtype === 'string' || indices.dtype !== 'int32') return original.kernelFunc(args as Parameters<tf.KernelFunc>[0]);
+    if (x.dtype === 'string' || indices.dtype !== 'int32') return original(args);
     const { axis, batchDims } = args.attrs as unknown as { axis: number; batchDims: number };
-    const be = args.backend as WasmLike;
+    const be = args.backend;
     const parsedAxis = tf.util.parseAxisParam(axis, x.shape)[0];
     const info = tf.backend_util.segment_util.collectGatherOpShapeInfo(
-      x as unknown as tf.Tensor, indices as unknown as tf.Tensor, parsedAxis, batchDims,
+      x as unknown as tf.Tensor,
+      indices as unknown as tf.Tensor,
+      parsedAxis,
+      batchDims,
     );
     const dim = x.shape[parsedAxis];
     const out = be.makeOutput(info.outputShape, x.dtype);
     const n = tf.util.sizeFromShape(indices.shape) / Math.max(1, info.batchSize);
-    if (tf.util.sizeFromShape(x.shape) === 0 || tf.util.sizeFromShape(info.outputShape) === 0) return out;
+    if (tf.util.sizeFromShape(x.shape) === 0 || tf.util.sizeFromShape(info.outputShape) === 0)
+      return out;
     // Views after the allocation: growing the heap detaches earlier ones.
     const xv = be.typedArrayFromHeap(x);
     const iv = be.typedArrayFromHeap(indices) as Int32Array;
     const ov = be.typedArrayFromHeap(out);
     const slice = info.sliceSize;
     for (let i = 0; i < iv.length; i++) {
-      if (iv[i] < 0 || iv[i] > dim - 1) throw new Error(`GatherV2: the index value ${iv[i]} is not in [0, ${dim - 1}]`);
+      if (iv[i] < 0 || iv[i] > dim - 1)
+        throw new Error(`GatherV2: the index value ${iv[i]} is not in [0, ${dim - 1}]`);
     }
     // x [batch, outer, dim, slice], indices [batch, n] → out [batch, outer, n, slice]
     for (let b = 0; b < info.batchSize; b++) {
@@ -52,9 +49,5 @@ export function installWasmGather(): boolean {
       }
     }
     return out;
-  };
-  (kernelFunc as unknown as Record<symbol, boolean>)[MARK] = true;
-  tf.unregisterKernel('GatherV2', 'wasm');
-  tf.registerKernel({ ...original, kernelFunc: kernelFunc as unknown as tf.KernelFunc });
-  return true;
+  });
 }

@@ -7,21 +7,14 @@
  * {@link installWasmFastPaths}; idempotent.
  */
 import * as tf from '@tensorflow/tfjs-core';
-
-const MARK = Symbol.for('brickml.wasmIdentity');
+import { replaceWasmKernel } from './replace.js';
 
 /** Replaces the wasm `Identity` kernel with a reference-counted share (no-op when absent or done). */
 export function installWasmIdentity(): boolean {
-  const original = tf.getKernel('Identity', 'wasm');
-  if (!original || (original.kernelFunc as unknown as Record<symbol, boolean>)[MARK]) return false;
-  const kernelFunc = (args: { inputs: tf.NamedTensorInfoMap; backend: unknown; attrs?: tf.NamedAttrMap }) => {
+  return replaceWasmKernel('Identity', (original) => (args) => {
     const x = args.inputs.x as tf.TensorInfo;
-    if (x.dtype === 'string') return original.kernelFunc(args as Parameters<tf.KernelFunc>[0]);
-    (args.backend as { incRef(dataId: object): void }).incRef(x.dataId);
+    if (x.dtype === 'string') return original(args);
+    args.backend.incRef(x.dataId);
     return { dataId: x.dataId, shape: x.shape, dtype: x.dtype };
-  };
-  (kernelFunc as unknown as Record<symbol, boolean>)[MARK] = true;
-  tf.unregisterKernel('Identity', 'wasm');
-  tf.registerKernel({ ...original, kernelFunc: kernelFunc as unknown as tf.KernelFunc });
-  return true;
+  });
 }

@@ -7,16 +7,16 @@
  * idempotent.
  */
 import * as tf from '@tensorflow/tfjs-core';
-
-interface WasmLike {
-  makeOutput(shape: number[], dtype: tf.DataType): tf.TensorInfo;
-  typedArrayFromHeap(info: tf.TensorInfo): Float32Array | Int32Array | Uint8Array;
-}
-
-const MARK = Symbol.for('brickml.wasmSlice');
+import { replaceWasmKernel } from './replace.js';
 
 /** Copies the box `begin + [0, size)` of x (row-major, `shape`) into out, one innermost run at a time. */
-function copyBox(x: ArrayLike<number> & { subarray(a: number, b: number): ArrayLike<number> }, shape: number[], begin: number[], size: number[], out: { set(src: ArrayLike<number>, offset: number): void }): void {
+function copyBox(
+  x: ArrayLike<number> & { subarray(a: number, b: number): ArrayLike<number> },
+  shape: number[],
+  begin: number[],
+  size: number[],
+  out: { set(src: ArrayLike<number>, offset: number): void },
+): void {
   const rank = shape.length;
   const strides = new Array<number>(rank).fill(1);
   for (let d = rank - 2; d >= 0; d--) strides[d] = strides[d + 1] * shape[d + 1];
@@ -41,13 +41,14 @@ function copyBox(x: ArrayLike<number> & { subarray(a: number, b: number): ArrayL
 
 /** Replaces the wasm `Slice` kernel with the copy-only-what-is-asked version (no-op when absent or done). */
 export function installWasmSlice(): boolean {
-  const original = tf.getKernel('Slice', 'wasm');
-  if (!original || (original.kernelFunc as unknown as Record<symbol, boolean>)[MARK]) return false;
-  const kernelFunc = (args: { inputs: tf.NamedTensorInfoMap; backend: unknown; attrs?: tf.NamedAttrMap }) => {
+  return replaceWasmKernel('Slice', (original) => (args) => {
     const x = args.inputs.x as tf.TensorInfo;
-    if (x.dtype === 'string') return original.kernelFunc(args as Parameters<tf.KernelFunc>[0]);
-    const be = args.backend as WasmLike;
-    const { begin, size } = args.attrs as unknown as { begin: number | number[]; size: number | number[] };
+    if (x.dtype === 'string') return original(args);
+    const be = args.backend;
+    const { begin, size } = args.attrs as unknown as {
+      begin: number | number[];
+      size: number | number[];
+    };
     const [b, s] = tf.slice_util.parseSliceParams(x as unknown as tf.Tensor, begin, size);
     const out = be.makeOutput(s, x.dtype);
     if (s.some((d) => d === 0)) return out;
@@ -56,9 +57,5 @@ export function installWasmSlice(): boolean {
     const ov = be.typedArrayFromHeap(out);
     copyBox(xv, x.shape, b, s, ov);
     return out;
-  };
-  (kernelFunc as unknown as Record<symbol, boolean>)[MARK] = true;
-  tf.unregisterKernel('Slice', 'wasm');
-  tf.registerKernel({ ...original, kernelFunc: kernelFunc as unknown as tf.KernelFunc });
-  return true;
+  });
 }

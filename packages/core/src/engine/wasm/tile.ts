@@ -7,13 +7,7 @@
  * Strings keep the original kernel. Installed with {@link installWasmFastPaths}; idempotent.
  */
 import * as tf from '@tensorflow/tfjs-core';
-
-interface WasmLike {
-  makeOutput(shape: number[], dtype: tf.DataType): tf.TensorInfo;
-  typedArrayFromHeap(info: tf.TensorInfo): Float32Array | Int32Array | Uint8Array;
-}
-
-const MARK = Symbol.for('brickml.wasmTile');
+import { replaceWasmKernel } from './replace.js';
 
 const stridesOf = (shape: number[]) => {
   const s = new Array<number>(shape.length).fill(1);
@@ -22,7 +16,12 @@ const stridesOf = (shape: number[]) => {
 };
 
 /** Tiles x (row-major `shape`) `reps` times per axis into out (shape `shape[i]·reps[i]`). */
-export function tileInto(x: Float32Array | Int32Array | Uint8Array, shape: number[], reps: number[], out: Float32Array | Int32Array | Uint8Array): void {
+export function tileInto(
+  x: Float32Array | Int32Array | Uint8Array,
+  shape: number[],
+  reps: number[],
+  out: Float32Array | Int32Array | Uint8Array,
+): void {
   const r = shape.length;
   if (r === 0) {
     out[0] = x[0];
@@ -64,21 +63,18 @@ export function tileInto(x: Float32Array | Int32Array | Uint8Array, shape: numbe
 
 /** Replaces the wasm `Tile` kernel with the block-copy version (no-op when absent or done). */
 export function installWasmTile(): boolean {
-  const original = tf.getKernel('Tile', 'wasm');
-  if (!original || (original.kernelFunc as unknown as Record<symbol, boolean>)[MARK]) return false;
-  const kernelFunc = (args: { inputs: tf.NamedTensorInfoMap; backend: unknown; attrs?: tf.NamedAttrMap }) => {
+  return replaceWasmKernel('Tile', (original) => (args) => {
     const x = args.inputs.x as tf.TensorInfo;
-    if (x.dtype === 'string' || x.dtype === 'complex64') return original.kernelFunc(args as Parameters<tf.KernelFunc>[0]);
-    const be = args.backend as WasmLike;
+    if (x.dtype === 'string' || x.dtype === 'complex64') return original(args);
+    const be = args.backend;
     const reps = (args.attrs as unknown as { reps: number[] }).reps;
-    const out = be.makeOutput(x.shape.map((d, i) => d * reps[i]), x.dtype);
+    const out = be.makeOutput(
+      x.shape.map((d, i) => d * reps[i]),
+      x.dtype,
+    );
     if (x.shape.some((d) => d === 0) || reps.some((k) => k === 0)) return out;
     // Views after the allocation: growing the heap detaches earlier ones.
     tileInto(be.typedArrayFromHeap(x), x.shape, reps, be.typedArrayFromHeap(out));
     return out;
-  };
-  (kernelFunc as unknown as Record<symbol, boolean>)[MARK] = true;
-  tf.unregisterKernel('Tile', 'wasm');
-  tf.registerKernel({ ...original, kernelFunc: kernelFunc as unknown as tf.KernelFunc });
-  return true;
+  });
 }

@@ -1,0 +1,43 @@
+/**
+ * Swapping a tfjs-backend-wasm kernel for one of core's (engine/wasm/*.ts): the shared plumbing.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+
+/** The parts of tfjs-backend-wasm's `BackendWasm` the replacement kernels use. */
+export interface WasmHeapBackend {
+  makeOutput(shape: number[], dtype: tf.DataType): tf.TensorInfo;
+  typedArrayFromHeap(info: tf.TensorInfo): Float32Array | Int32Array | Uint8Array;
+  incRef(dataId: object): void;
+}
+
+/** What a kernel function receives. */
+export interface WasmKernelArgs {
+  inputs: tf.NamedTensorInfoMap;
+  backend: WasmHeapBackend;
+  attrs?: tf.NamedAttrMap;
+}
+
+// A global symbol, so two bundled copies of core agree that a kernel was already replaced.
+const REPLACED = Symbol.for('brickml.replacedWasmKernel');
+
+/**
+ * Registers `make(original)` as the wasm kernel `name` in place of tfjs's (whose function it gets,
+ * for the cases it leaves to it). Returns false when the kernel is absent or already replaced.
+ */
+export function replaceWasmKernel(
+  name: string,
+  make: (
+    original: (args: WasmKernelArgs) => tf.TensorInfo | tf.TensorInfo[],
+  ) => (args: WasmKernelArgs) => tf.TensorInfo | tf.TensorInfo[],
+): boolean {
+  const original = tf.getKernel(name, 'wasm');
+  if (!original || (original.kernelFunc as unknown as Record<symbol, boolean>)[REPLACED])
+    return false;
+  const kernelFunc = make(
+    original.kernelFunc as unknown as (args: WasmKernelArgs) => tf.TensorInfo,
+  );
+  (kernelFunc as unknown as Record<symbol, boolean>)[REPLACED] = true;
+  tf.unregisterKernel(name, 'wasm');
+  tf.registerKernel({ ...original, kernelFunc: kernelFunc as unknown as tf.KernelFunc });
+  return true;
+}
