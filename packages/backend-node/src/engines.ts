@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { cpus } from 'node:os';
-import { isModuleNotFound, type EngineSpec, type ProbeResult } from '@brickml/core';
+import { describeAdapter, isFallbackAdapter, isModuleNotFound, type EngineSpec, type GpuLike, type ProbeResult } from '@brickml/core';
 import { hasSystemVulkanLoader, markDawnLoaded, prepareVulkanFromEnv } from './swiftshader.js';
 
 /** Node engines in default preference order. */
@@ -76,16 +76,6 @@ function tensorflowEngine(engine: 'tensorflow-gpu' | 'tensorflow'): EngineSpec<N
 // ---------------------------------------------------------------------------------------------
 // WebGPU through Dawn.
 
-interface AdapterLike {
-  info?: { vendor?: string; architecture?: string; device?: string; description?: string; isFallbackAdapter?: boolean };
-  isFallbackAdapter?: boolean;
-  features: { has(name: string): boolean };
-  limits: Record<string, number>;
-  requestDevice(descriptor?: unknown): Promise<unknown>;
-}
-interface GpuLike {
-  requestAdapter(options?: { powerPreference?: string }): Promise<AdapterLike | null>;
-}
 
 /** Sets Dawn's globals and `navigator.gpu` (once); returns the GPU object. */
 function installNavigatorGpu(dawn: Record<string, unknown>, flags: readonly string[]): GpuLike {
@@ -103,20 +93,6 @@ function installNavigatorGpu(dawn: Record<string, unknown>, flags: readonly stri
   return gpu;
 }
 
-/** True for a software adapter (SwiftShader, llvmpipe/lavapipe). */
-export function isFallbackAdapter(adapter: AdapterLike): boolean {
-  const info = adapter.info ?? {};
-  if (info.isFallbackAdapter ?? adapter.isFallbackAdapter) return true;
-  return /swiftshader|llvmpipe|lavapipe/i.test(`${info.architecture ?? ''} ${info.description ?? ''} ${info.device ?? ''}`);
-}
-
-/** "vendor architecture — description" plus " (software fallback adapter)" when `markFallback` and it is one. */
-export function describeAdapter(adapter: AdapterLike, markFallback = true): string {
-  const info = adapter.info ?? {};
-  const head = [info.vendor, info.architecture].filter((s) => s).join(' ') || 'unknown adapter';
-  const detail = [info.description, info.device].filter((s) => s).join(', ');
-  return `${head}${detail ? ` — ${detail}` : ''}${markFallback && isFallbackAdapter(adapter) ? ' (software fallback adapter)' : ''}`;
-}
 
 function noAdapterReason(): string {
   if (process.platform !== 'linux') return 'Dawn found no WebGPU adapter';

@@ -11,7 +11,8 @@ import type { BackendProvider } from '@brickml/core';
 import { NODE_ENGINES, nodeEngineSpecs, type NodeEngine, type NodeProbeContext } from './engines.js';
 import { parsePreference, selectBackend, type SelectionReport } from '@brickml/core';
 
-export { NODE_ENGINES, NODE_ENGINE_PACKAGES, installCommand, describeAdapter, isFallbackAdapter, type NodeEngine } from './engines.js';
+export { NODE_ENGINES, NODE_ENGINE_PACKAGES, installCommand, type NodeEngine } from './engines.js';
+export { describeAdapter, isFallbackAdapter } from '@brickml/core';
 export { BackendUnavailableError, type SelectionReport, type PreferenceSource } from '@brickml/core';
 export {
   swiftShaderEnv,

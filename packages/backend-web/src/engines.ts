@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { isModuleNotFound, type EngineSpec, type ProbeResult } from '@brickml/core';
+import { describeAdapter, isFallbackAdapter, isModuleNotFound, type EngineSpec, type GpuLike, type ProbeResult } from '@brickml/core';
 import { bundledWasmPaths, userWasmPaths } from './wasm-paths.js';
 
 /** Browser engines in default preference order. */
@@ -55,31 +55,7 @@ async function importEngine(ctx: WebProbeContext, engine: WebEngine): Promise<Im
 // ---------------------------------------------------------------------------------------------
 // WebGPU.
 
-interface AdapterLike {
-  info?: { vendor?: string; architecture?: string; device?: string; description?: string; isFallbackAdapter?: boolean };
-  isFallbackAdapter?: boolean;
-  features: { has(name: string): boolean };
-  limits: Record<string, number>;
-  requestDevice(descriptor?: unknown): Promise<unknown>;
-}
-interface GpuLike {
-  requestAdapter(options?: { powerPreference?: string }): Promise<AdapterLike | null>;
-}
 
-/** True for a software adapter (SwiftShader, llvmpipe/lavapipe). */
-export function isFallbackAdapter(adapter: AdapterLike): boolean {
-  const info = adapter.info ?? {};
-  if (info.isFallbackAdapter ?? adapter.isFallbackAdapter) return true;
-  return /swiftshader|llvmpipe|lavapipe/i.test(`${info.architecture ?? ''} ${info.description ?? ''} ${info.device ?? ''}`);
-}
-
-/** "vendor architecture — description" plus " (software fallback adapter)" when `markFallback` and it is one. */
-export function describeAdapter(adapter: AdapterLike, markFallback = true): string {
-  const info = adapter.info ?? {};
-  const head = [info.vendor, info.architecture].filter((s) => s).join(' ') || 'unknown adapter';
-  const detail = [info.description, info.device].filter((s) => s).join(', ');
-  return `${head}${detail ? ` — ${detail}` : ''}${markFallback && isFallbackAdapter(adapter) ? ' (software fallback adapter)' : ''}`;
-}
 
 const webgpuEngine: EngineSpec<WebProbeContext> = {
   name: 'webgpu',

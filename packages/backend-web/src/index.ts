@@ -11,7 +11,8 @@ import type { BackendProvider } from '@brickml/core';
 import { WEB_ENGINES, defaultImporters, webEngineSpecs, type WebEngine, type WebImporters, type WebProbeContext } from './engines.js';
 import { parsePreference, selectBackend, type SelectionReport } from '@brickml/core';
 
-export { WEB_ENGINES, WEB_ENGINE_PACKAGES, installCommand, describeAdapter, isFallbackAdapter, type WebEngine, type WebImporters } from './engines.js';
+export { WEB_ENGINES, WEB_ENGINE_PACKAGES, installCommand, type WebEngine, type WebImporters } from './engines.js';
+export { describeAdapter, isFallbackAdapter } from '@brickml/core';
 export { BackendUnavailableError, type SelectionReport, type PreferenceSource } from '@brickml/core';
 export { setWasmPaths, bundledWasmPaths, WASM_BINARIES, type WasmPaths } from './wasm-paths.js';
 

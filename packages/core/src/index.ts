@@ -42,6 +42,7 @@ export * from './viz/png.js';
 export * from './viz/plot.js';
 export * from './viz/gif.js';
 export * from './engine/select.js';
+export * from './engine/adapter.js';
 export { installWasmFastPaths } from './engine/wasm/fast-paths.js';
 export { installWasmSlice } from './engine/wasm/slice.js';
 export { installWasmTile } from './engine/wasm/tile.js';
