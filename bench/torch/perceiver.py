@@ -8,12 +8,13 @@ cross-attend, `numBlocks` repeats of the self-attention layers, shared), transfo
 (softmax((q / sqrt(dh)) k^T) v), core MLP (fc1 → exact GELU → fc2) and position/fourier.ts.
 Module names equal BrickML's parameter paths, so the state dict loads strictly.
 """
-import math
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
+
+from brick_attention import MultiHeadAttention
 
 
 def fourier_features(index_dims, num_bands):
@@ -24,28 +25,6 @@ def fourier_features(index_dims, num_bands):
     bands = np.stack([np.linspace(1.0, n / 2, num_bands) for n in index_dims])  # [d, K]
     angles = (np.pi * pos[:, :, None] * bands[None]).reshape(len(pos), -1)  # [M, d·K]
     return torch.from_numpy(np.concatenate([pos, np.sin(angles), np.cos(angles)], -1).astype(np.float32))
-
-
-class Attention(nn.Module):
-    def __init__(self, dim, ctx_dim, heads, dim_head):
-        super().__init__()
-        inner = heads * dim_head
-        self.heads, self.dim_head = heads, dim_head
-        self.q = nn.Linear(dim, inner, bias=False)
-        self.k = nn.Linear(ctx_dim, inner, bias=False)
-        self.v = nn.Linear(ctx_dim, inner, bias=False)
-        self.out = nn.Linear(inner, dim)
-
-    def forward(self, x, ctx):
-        b, tq, _ = x.shape
-        tk = ctx.shape[1]
-        h, dh = self.heads, self.dim_head
-        q = self.q(x).view(b, tq, h, dh).transpose(1, 2)  # [B, H, Tq, dh], head-major features
-        k = self.k(ctx).view(b, tk, h, dh).transpose(1, 2)  # [B, H, Tk, dh]
-        v = self.v(ctx).view(b, tk, h, dh).transpose(1, 2)  # [B, H, Tk, dh]
-        w = torch.softmax((q * (1 / math.sqrt(dh))) @ k.transpose(-1, -2), dim=-1)  # [B, H, Tq, Tk]
-        o = (w @ v).transpose(1, 2).reshape(b, tq, h * dh)  # [B, Tq, H·dh]
-        return self.out(o)
 
 
 class MLP(nn.Module):
@@ -66,7 +45,7 @@ class Block(nn.Module):
         super().__init__()
         self.norm1 = nn.LayerNorm(dim, eps=eps)
         self.norm_context = nn.LayerNorm(ctx_dim, eps=eps) if cross else None
-        self.attn = Attention(dim, ctx_dim, heads, dim_head)
+        self.attn = MultiHeadAttention(dim, ctx_dim, heads, dim_head)
         self.norm2 = nn.LayerNorm(dim, eps=eps)
         self.mlp = MLP(dim, max(1, round(mlp_ratio * dim)), approximate)
 

@@ -18,6 +18,8 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from brick_attention import MultiHeadAttention
+
 
 def js_round(x):
     """Math.round (halves up), as BrickML sizes MLP hidden widths."""
@@ -45,32 +47,6 @@ class MLP(nn.Module):
         h = self.fc1(x)
         h = F.gelu(h) if self.activation == "gelu" else F.silu(h)
         return self.fc2(h)
-
-
-class MultiHeadAttention(nn.Module):
-    def __init__(self, dim, context_dim, heads, dim_head):
-        super().__init__()
-        inner = heads * dim_head
-        self.heads, self.dim_head = heads, dim_head
-        self.q = nn.Linear(dim, inner, bias=False)
-        self.k = nn.Linear(context_dim, inner, bias=False)
-        self.v = nn.Linear(context_dim, inner, bias=False)
-        self.out = nn.Linear(inner, dim)
-
-    def forward(self, x, context):
-        b, tq, _ = x.shape
-        tk = context.shape[1]
-        h, dh = self.heads, self.dim_head
-
-        def split(t, n):  # [B, T, H·dh] → [B, H, T, dh]
-            return t.reshape(b, n, h, dh).transpose(1, 2)
-
-        q = split(self.q(x), tq) * (1 / math.sqrt(dh))
-        k = split(self.k(context), tk)
-        v = split(self.v(context), tk)
-        w = torch.softmax(q @ k.transpose(-1, -2), dim=-1)  # [B, H, Tq, Tk]
-        o = (w @ v).transpose(1, 2).reshape(b, tq, h * dh)  # [B, Tq, H·dh]
-        return self.out(o)
 
 
 class TransformerBlock(nn.Module):
