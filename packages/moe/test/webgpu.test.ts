@@ -211,6 +211,4 @@ describe.runIf(run)('block-sparse kernels on WebGPU (SwiftShader)', () => {
   });
 });
 
-describe.runIf(!run)('block-sparse kernels on WebGPU', () => {
-  it.skip(`skipped: no WebGPU adapter (${gpu.reason}); set CI=1 to make this a failure`, () => {});
-});
+if (!run) console.warn(`block-sparse kernels on WebGPU: not run, no WebGPU adapter (${gpu.reason}); set CI=1 to make this a failure`);
