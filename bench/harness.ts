@@ -11,7 +11,8 @@
  * SwiftShader when no GPU adapter: very slow)  --torch-threads N (default 1 = wasm's threads in Node)
  * --max-seconds S (timing budget per row, 20)  --slow-limit S (one run only when the first takes
  * longer, 30)  --profile (per BrickML row, the kernels that take the time: tf.profile of one step)
- * --out path.json  --python path.
+ * --out path.json  --python path  --torch-device cpu|cuda (cuda: the reference on the GPU, fp32 without
+ * TF32, timed with a device synchronize; for a GPU machine, see bench/README.md "On a GPU machine").
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { encodeTensorMap, decodeToTensors } from '@brickml/core';
@@ -23,6 +24,7 @@ import { dirname, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import type { BenchCase } from './case.js';
 import { allCases } from './cases/index.js';
+import { importEngineModule } from './engines.js';
 
 // Run from the repository root (bench/run.sh does); the bundled script's own URL is a cache path.
 const root = process.cwd();
@@ -40,6 +42,7 @@ const { values: args } = parseArgs({
     profile: { type: 'boolean', default: false },
     out: { type: 'string', default: join(root, 'out/bench/bench.json') },
     python: { type: 'string', default: process.env.BENCH_PYTHON ?? '/usr/bin/python3' },
+    'torch-device': { type: 'string', default: 'cpu' },
   },
 });
 const outFile = resolve(args.out!);
@@ -49,6 +52,8 @@ const threads = Number(args['torch-threads']);
 const maxSeconds = Number(args['max-seconds']);
 const minIters = Number(args['min-iters']);
 const slowLimit = Number(args['slow-limit']);
+const torchDevice = args['torch-device']!;
+if (!/^(cpu|cuda(:\d+)?)$/.test(torchDevice)) throw new Error(`bench: --torch-device must be cpu or cuda[:N], got '${torchDevice}'`);
 const filters = args.case?.split(',').filter(Boolean);
 const cases = allCases().filter((c) => !filters || filters.some((f) => c.id.includes(f)));
 if (cases.length === 0) throw new Error(`bench: --case ${args.case} matches none of ${allCases().map((c) => c.id).join(', ')}`);
@@ -85,7 +90,7 @@ function sgemmPeak(): { gflops: number; n: number; threads: number } | { error: 
     return { error: `sgemm peak not measured (${(e as Error).message.split('\n')[0]}); install gcc and libopenblas-dev` };
   }
 }
-const peak = sgemmPeak();
+const peak = torchDevice === 'cpu' ? sgemmPeak() : { error: `CPU sgemm peak not measured (the reference runs on ${torchDevice}); GFLOP/s are shown, % peak is not` };
 console.log('gflops' in peak ? `OpenBLAS sgemm 1024² on ${threads} thread(s): ${peak.gflops.toFixed(1)} GFLOP/s` : peak.error);
 
 // ---- BrickML on each backend -----------------------------------------------------------------
@@ -100,7 +105,7 @@ for (const engine of args.backends!.split(',').filter(Boolean)) {
   if (engine === 'webgpu' && args.swiftshader) enableSwiftShader();
   let line: string;
   try {
-    const report = await useBackend(engine, { allowFallbackAdapter: args.swiftshader });
+    const report = await useBackend(engine, { allowFallbackAdapter: args.swiftshader, importModule: importEngineModule });
     line = formatBackendReport(report);
     engines[engine] = report.device ?? line;
   } catch (e) {
@@ -198,22 +203,22 @@ let torchInfo: Record<string, unknown> = {};
 const torchRows = new Map<string, Row>();
 for (const c of cases) {
   if (!('module' in c.reference)) continue;
-  const row: Row = { case: c.id, title: c.title, impl: `PyTorch ${threads}T` };
+  const row: Row = { case: c.id, title: c.title, impl: torchDevice === 'cpu' ? `PyTorch ${threads}T` : `PyTorch ${torchDevice}` };
   rows.push(row);
   torchRows.set(c.id, row);
   if (!written.has(c.id)) { row.skipped = 'no BrickML backend ran, so no weights to load'; continue; }
   const outPath = join(artifacts, `${c.id}.torch.safetensors`);
   const res = spawnSync(args.python!, [
     join(here, 'torch/driver.py'), c.reference.module, join(artifacts, `${c.id}.safetensors`), join(artifacts, `${c.id}.json`), outPath,
-    '--threads', String(threads), '--max-seconds', String(maxSeconds), '--min-iters', String(minIters),
+    '--threads', String(threads), '--max-seconds', String(maxSeconds), '--min-iters', String(minIters), '--device', torchDevice,
   ], { env: { ...process.env, OMP_NUM_THREADS: String(threads), OPENBLAS_NUM_THREADS: String(threads) }, encoding: 'utf8' });
   if (res.status !== 0) {
     row.skipped = `python failed: ${(res.stderr || res.error?.message || '').trim().split('\n').slice(-1)[0]}`;
     console.log(`${c.id} PyTorch: ${row.skipped}\n${res.stderr}`);
     continue;
   }
-  const info = JSON.parse(res.stdout.trim().split('\n').slice(-1)[0]) as { times_ms: number[]; torch: string; threads: number; blas: string };
-  torchInfo = { version: info.torch, threads: info.threads, blas: info.blas };
+  const info = JSON.parse(res.stdout.trim().split('\n').slice(-1)[0]) as { times_ms: number[]; torch: string; threads: number; blas: string; device: string };
+  torchInfo = { version: info.torch, threads: info.threads, blas: info.blas, device: info.device };
   row.timing = { medianMs: median(info.times_ms), minMs: Math.min(...info.times_ms), runs: info.times_ms.length };
   finishRates(row, c);
   console.log(`${c.id.padEnd(28)} ${row.impl.padEnd(16)} ${row.timing.medianMs.toFixed(1).padStart(10)} ms  (${row.timing.runs} runs)`);

@@ -86,14 +86,19 @@ const TRAIN = {
   adamw: { lr: 1e-3, betas: [0.9, 0.999] as [number, number], eps: 1e-8, weightDecay: 1e-2 },
 };
 
-function trainCase(): BenchCase {
+/**
+ * `fused: false` is the ablation of AdamW's fused update (one kernel per parameter on wasm/cpu,
+ * three dispatches on webgpu): the same step with the op-by-op update, timed against the same
+ * PyTorch row (its numbers equal the fused case's within float32, tested in core).
+ */
+function trainCase(fused = true): BenchCase {
   const config = parseConfig(RinNetwork, TRAIN.net);
   const { batch } = TRAIN;
   return {
-    id: 'rin-train-step',
-    title: `RIN train step (B${batch}, 256 tok × 256, 129 latents × 512, 4×(read, 2 compute, write), AdamW)`,
+    id: fused ? 'rin-train-step' : 'rin-train-step-adamw-ops',
+    title: `RIN train step (B${batch}, 256 tok × 256, 129 latents × 512, 4×(read, 2 compute, write), AdamW${fused ? '' : ' op-by-op'})`,
     flops: 3 * rinForwardFlops(config, batch), // forward + backward ≈ 3 × forward (AdamW's ~0.5 GFLOP not counted)
-    reference: { module: 'rin' },
+    reference: fused ? { module: 'rin' } : { sameAs: 'rin-train-step', why: 'the same step with the op-by-op AdamW update' },
     meta: { case: 'train', config, batch, adamw: TRAIN.adamw, noDecay: 'noDecayForBiasAndNorm' },
     // Tighter than the default 1e-3, which would check nothing here: the gradients are 1e-7…1e-4
     // (the MSE averages 12288 outputs), and AdamW's first step moves every weight by
@@ -113,7 +118,7 @@ function trainCase(): BenchCase {
       const named = net.namedParameters();
       const vars = named.map(([, v]) => v);
       const pathOf = new Map(named.map(([path, v]) => [v.name, path]));
-      const opt = new AdamW(named, { ...TRAIN.adamw, noDecay: noDecayForBiasAndNorm });
+      const opt = new AdamW(named, { ...TRAIN.adamw, noDecay: noDecayForBiasAndNorm, fused });
 
       const lossFn = () => {
         const out = net.forward(x, { noiseLevel }).output; // [B, C, H, W]
@@ -224,5 +229,5 @@ function ddimCase(): BenchCase {
 }
 
 export function rinCases(): BenchCase[] {
-  return [trainCase(), ddimCase()];
+  return [trainCase(), trainCase(false), ddimCase()];
 }

@@ -1,13 +1,15 @@
 """Runs one PyTorch reference case for the BrickML bench harness.
 
     python3 bench/torch/driver.py <module> <artifacts.safetensors> <meta.json> <outputs.safetensors>
-        --threads N --min-iters 3 --max-seconds 20
+        --threads N --min-iters 3 --max-seconds 20 [--device cpu|cuda]
 
 The module (bench/torch/<module>.py) defines `build(meta, tensors) -> (outputs_fn, step_fn)`:
 `tensors` maps names (`param.*`, `in.*`) to torch tensors (float32/int64 as saved); `outputs_fn()`
 runs the computation once on the fresh state and returns a dict of torch tensors (the parity
 outputs, same names as the BrickML case); `step_fn()` is one timed iteration.
-Prints one JSON line: {"times_ms": [...], "torch": version, "threads": N, "blas": ...}.
+Prints one JSON line: {"times_ms": [...], "torch": version, "threads": N, "blas": ..., "device": ...}.
+With --device cuda, tensors and modules live on the GPU (torch.set_default_device), matmuls are
+plain fp32 (TF32 off: BrickML's WebGPU path is fp32), and every timed step ends with a synchronize.
 """
 import argparse
 import importlib
@@ -34,24 +36,36 @@ def main():
     p.add_argument("--min-iters", type=int, default=3)
     p.add_argument("--max-iters", type=int, default=20)
     p.add_argument("--max-seconds", type=float, default=20.0)
+    p.add_argument("--device", default="cpu")
     a = p.parse_args()
     torch.set_num_threads(a.threads)
+    device = torch.device(a.device)
+    if device.type == "cuda":
+        torch.set_default_device(device)
+        torch.backends.cuda.matmul.allow_tf32 = False
+        torch.backends.cudnn.allow_tf32 = False
+    sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
     torch.manual_seed(0)
     with open(a.meta) as f:
         meta = json.load(f)
     arrays = st.load(a.artifacts)
-    tensors = {k: torch.from_numpy(v.astype(np.int64) if v.dtype == np.int32 else v) for k, v in arrays.items()}
+    tensors = {k: torch.from_numpy(v.astype(np.int64) if v.dtype == np.int32 else v).to(device) for k, v in arrays.items()}
     mod = importlib.import_module(a.module)
     outputs_fn, step_fn = mod.build(meta, tensors)
     outs = outputs_fn()
-    st.save(a.outputs, {k: v.detach().to(torch.float32).contiguous().numpy() for k, v in outs.items()})
+    st.save(a.outputs, {k: v.detach().to(torch.float32).cpu().contiguous().numpy() for k, v in outs.items()})
     step_fn()  # warm-up
+    sync()
     times, start = [], time.perf_counter()
     while len(times) < a.max_iters and (len(times) < a.min_iters or time.perf_counter() - start < a.max_seconds):
         t0 = time.perf_counter()
         step_fn()
+        sync()
         times.append((time.perf_counter() - t0) * 1000)
-    print(json.dumps({"times_ms": times, "torch": torch.__version__, "threads": torch.get_num_threads(), "blas": blas_in_use()}))
+    print(json.dumps({
+        "times_ms": times, "torch": torch.__version__, "threads": torch.get_num_threads(), "blas": blas_in_use(),
+        "device": torch.cuda.get_device_name(device) + " fp32 (no TF32)" if device.type == "cuda" else "cpu",
+    }))
 
 
 def blas_in_use():

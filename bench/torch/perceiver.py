@@ -24,7 +24,7 @@ def fourier_features(index_dims, num_bands):
     pos = np.stack(np.meshgrid(*axes, indexing="ij"), -1).reshape(-1, len(index_dims))  # [M, d]
     bands = np.stack([np.linspace(1.0, n / 2, num_bands) for n in index_dims])  # [d, K]
     angles = (np.pi * pos[:, :, None] * bands[None]).reshape(len(pos), -1)  # [M, d·K]
-    return torch.from_numpy(np.concatenate([pos, np.sin(angles), np.cos(angles)], -1).astype(np.float32))
+    return torch.tensor(np.concatenate([pos, np.sin(angles), np.cos(angles)], -1).astype(np.float32))  # on the default device
 
 
 class MLP(nn.Module):

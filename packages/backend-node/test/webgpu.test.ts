@@ -3,7 +3,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import '@brickml/core';
 import { enableSwiftShader, useBackend } from '../src/index.js';
-import { formatConformance, runConformance } from '@brickml/core';
+import { AdamW, FUSED_ADAMW_KERNEL, Rng, formatConformance, runConformance } from '@brickml/core';
 import { CHROMIUM_MISSING, hasSwiftShader, inCI, skipUnlessPresentOrCI } from './presence.js';
 
 // WebGPU for real without a GPU: Dawn (the `webgpu` package) on SwiftShader's Vulkan driver from
@@ -55,6 +55,35 @@ describe.skipIf(skipUnlessPresentOrCI(hasSwiftShader, CHROMIUM_MISSING))('webgpu
     }
     // webgpu has UnsortedSegmentSum: gather's gradient runs here.
     expect(report.results.find((r) => r.name === 'gather/gather')!.status).toBe('pass');
+  });
+
+  it("AdamW's fused update on WebGPU: three dispatches per parameter instead of ~11, equal to the op-by-op update", async () => {
+    await useBackend('webgpu', { env: {} });
+    const run = async (fused: boolean) => {
+      const rng = new Rng(5);
+      const params: Array<[string, tf.Variable]> = [['w', tf.variable(rng.normalTensor([33, 17]))], ['bias', tf.variable(rng.normalTensor([17]))]];
+      const opt = new AdamW(params, { lr: 0.01, weightDecay: 0.1, noDecay: (path) => path === 'bias', fused });
+      let kernels: string[] = [];
+      for (let s = 0; s < 3; s++) {
+        const grads = Object.fromEntries(params.map(([n, p]) => [n, rng.normalTensor(p.shape)]));
+        if (s === 2) kernels = (await tf.profile(() => opt.step(grads))).kernels.map((k) => k.name);
+        else opt.step(grads);
+        tf.dispose(Object.values(grads));
+      }
+      const values = await Promise.all([...params.map(([, p]) => p.data()), opt.slot('w', 'exp_avg')!.data(), opt.slot('w', 'exp_avg_sq')!.data()]);
+      opt.dispose();
+      tf.dispose(params.map(([, p]) => p));
+      return { values, kernels };
+    };
+    const fused = await run(true);
+    const plain = await run(false);
+    expect(fused.kernels).toEqual(Array(2).fill(FUSED_ADAMW_KERNEL));
+    expect(plain.kernels.length).toBeGreaterThanOrEqual(2 * 11);
+    fused.values.forEach((f, i) => {
+      let m = 0;
+      for (let j = 0; j < f.length; j++) m = Math.max(m, Math.abs(f[j] - plain.values[i][j]));
+      expect(m, `output ${i}`).toBeLessThan(1e-5);
+    });
   });
 
   it('cannot switch Vulkan drivers once Dawn is loaded', () => {

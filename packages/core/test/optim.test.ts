@@ -350,9 +350,9 @@ describe('AdamW fused update', () => {
     const p = tf.variable(tf.ones([4, 3]));
     const opt = new AdamW([['p', p]], { lr: 0.1 });
     const g = tf.ones([4, 3]);
-    const { kernelNames } = await tf.profile(() => opt.step({ p: g }));
+    const kernelNames = (await tf.profile(() => opt.step({ p: g }))).kernels.map((k) => k.name); // every call (`kernelNames` is a set)
     expect(kernelNames.filter((k) => k === FUSED_ADAMW_KERNEL)).toHaveLength(1);
-    expect(kernelNames.length).toBeLessThanOrEqual(2); // + the slots' zeros on the first step
+    expect(kernelNames.length).toBeLessThanOrEqual(3); // + the two slots' zeros on the first step
     opt.dispose();
     tf.dispose([p, g]);
   });

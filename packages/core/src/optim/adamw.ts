@@ -18,7 +18,7 @@ export interface AdamWOptions extends OptimizerOptions {
   /** Decoupled weight decay (default 1e-2). */
   weightDecay?: number;
   /**
-   * Use the one-kernel update where the backend has it (wasm, cpu; default true). `false` runs the
+   * Use the fused update where the backend has it (wasm, cpu: one kernel; webgpu: three; default true). `false` runs the
    * op-by-op update everywhere (the reference the fused kernel is tested against).
    */
   fused?: boolean;
@@ -70,7 +70,7 @@ export class AdamW extends Optimizer {
     const [b1, b2] = this.betas;
     const wd = this.weightDecay;
     if (this.fused && fusedAdamWAvailable(p, g, m, v)) {
-      // One kernel instead of ~13 on wasm/cpu (optim/fused-adamw.ts); same formula.
+      // One kernel instead of ~13 on wasm/cpu, three on webgpu (optim/fused-adamw.ts); same formula.
       const [p1, m1, v1] = fusedAdamWUpdate(p, g, m, v, {
         decay: decay ? lr * wd : 0, beta1: b1, beta2: b2, stepSize: lr / (1 - b1 ** t), bc2Sqrt: Math.sqrt(1 - b2 ** t), eps: this.eps,
       });

@@ -1,11 +1,12 @@
 /**
- * AdamW's whole per-parameter update as one kernel on the `wasm` and `cpu` backends.
+ * AdamW's whole per-parameter update as one kernel on the `wasm` and `cpu` backends (and three
+ * dispatches on `webgpu`, `engine/webgpu/adamw.ts`).
  *
  * Written with tfjs ops the update is ~13 kernels per parameter (decay, two moment updates,
  * square, sqrt, divisions, …): in a small model that is most of a training step's kernel
  * launches. This kernel reads p, g, m, v once and writes p′, m′, v′ in one loop over the host
  * memory of the backend (the wasm heap, or the cpu backend's arrays), computing in float64 and
- * storing float32. Backends without it (webgpu, webgl, tensorflow) use the op-by-op update.
+ * storing float32. Backends without it (webgl, tensorflow) use the op-by-op update.
  *
  * ```text
  * p ← p · (1 − lr·wd)                      (decay = lr·wd; 0 when the parameter is not decayed)
@@ -15,6 +16,7 @@
  * ```
  */
 import * as tf from '@tensorflow/tfjs-core';
+import { adamwWebGPU } from '../engine/webgpu/adamw.js';
 
 /** Kernel name: inputs `{p, g, m, v}` (float32, same shape), attrs {@link AdamWAttrs}; outputs `[p′, m′, v′]`. */
 export const FUSED_ADAMW_KERNEL = 'BrickAdamWUpdate';
@@ -92,12 +94,13 @@ function cpuKernel({ inputs, backend, attrs }: KernelArgs): tf.TensorInfo[] {
 
 let registered = false;
 
-/** Registers the fused update for `wasm` and `cpu` (idempotent; importing core calls it). */
+/** Registers the fused update for `wasm`, `cpu` and `webgpu` (idempotent; importing core calls it). */
 export function registerFusedAdamW(): void {
   if (registered) return;
   registered = true;
   tf.registerKernel({ kernelName: FUSED_ADAMW_KERNEL, backendName: 'wasm', kernelFunc: wasmKernel as unknown as tf.KernelFunc });
   tf.registerKernel({ kernelName: FUSED_ADAMW_KERNEL, backendName: 'cpu', kernelFunc: cpuKernel as unknown as tf.KernelFunc });
+  tf.registerKernel({ kernelName: FUSED_ADAMW_KERNEL, backendName: 'webgpu', kernelFunc: adamwWebGPU as unknown as tf.KernelFunc });
 }
 
 /** Whether the active backend has the fused update (and the tensors are float32). */

@@ -5,6 +5,7 @@ import { linear } from '../ops/linear.js';
 import { layerNorm, rmsNorm } from '../ops/norm.js';
 import { gelu, geluTanh } from '../ops/activations.js';
 import { embeddingLookup } from '../ops/embedding.js';
+import { fusedAdamWUpdate } from '../optim/fused-adamw.js';
 
 /**
  * Numerical conformance of a tfjs backend: every op the technique packages rely on, forward and
@@ -151,6 +152,7 @@ function batchedContract(a: tf.Tensor, b: tf.Tensor, transposeB = false): tf.Ten
 }
 
 const WASM_NO_SEGMENT_SUM = 'tfjs-backend-wasm 4.22 has no UnsortedSegmentSum kernel (the gradient of gather needs it)';
+const NO_FUSED_ADAMW = "BrickML registers its fused AdamW kernel for cpu, wasm and webgpu only; AdamW runs its op-by-op update here";
 
 // ---------------------------------------------------------------------------------------------
 // The cases.
@@ -354,6 +356,25 @@ export const conformanceCases: readonly ConformanceCase[] = [
         [normal(82, [2, 2, t, 4]), normal(83, [2, 2, t, 4]), normal(84, [2, 2, t, 4])],
         85,
       );
+    },
+  },
+  {
+    name: 'optim/adamw-update',
+    description: "AdamW's fused update (p′, m′, v′) of a [37,29] parameter with decay at step 3, a [5] one and a scalar without",
+    tolerance: { atol: 1e-6, rtol: 1e-5 },
+    unsupported: { webgl: NO_FUSED_ADAMW, tensorflow: NO_FUSED_ADAMW },
+    compute: () => {
+      const out: Record<string, tf.Tensor> = {};
+      const shapes: number[][] = [[37, 29], [5], []];
+      for (const [i, shape] of shapes.entries()) {
+        const s = 200 + 4 * i;
+        const [b1, b2, t, lr] = [0.9, 0.999, 3, 3e-3];
+        const [p1, m1, v1] = fusedAdamWUpdate(normal(s, shape), normal(s + 1, shape), normal(s + 2, shape, 0.1), tf.square(normal(s + 3, shape, 0.1)), {
+          decay: i === 0 ? lr * 0.05 : 0, beta1: b1, beta2: b2, stepSize: lr / (1 - b1 ** t), bc2Sqrt: Math.sqrt(1 - b2 ** t), eps: 1e-8,
+        });
+        Object.assign(out, { [`p${i}`]: p1, [`m${i}`]: m1, [`v${i}`]: v1 });
+      }
+      return out;
     },
   },
   {
