@@ -3,7 +3,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import '@brickml/core';
 import { enableSwiftShader, useBackend } from '../src/index.js';
-import { AdamW, FUSED_ADAMW_KERNEL, Rng, formatConformance, runConformance } from '@brickml/core';
+import { AdamW, FUSED_ADAMW_KERNEL, LAYER_NORM_GRAD_KERNEL, LAYER_NORM_KERNEL, Rng, formatConformance, layerNorm, runConformance } from '@brickml/core';
 import { CHROMIUM_MISSING, hasSwiftShader, inCI, skipUnlessPresentOrCI } from './presence.js';
 
 // WebGPU for real without a GPU: Dawn (the `webgpu` package) on SwiftShader's Vulkan driver from
@@ -84,6 +84,24 @@ describe.skipIf(skipUnlessPresentOrCI(hasSwiftShader, CHROMIUM_MISSING))('webgpu
       for (let j = 0; j < f.length; j++) m = Math.max(m, Math.abs(f[j] - plain.values[i][j]));
       expect(m, `output ${i}`).toBeLessThan(1e-5);
     });
+  });
+
+  it('layerNorm on WebGPU is one fused kernel forward and one backward (values: conformance core/norms, core/layernorm-wide)', async () => {
+    await useBackend('webgpu', { env: {} });
+    const rng = new Rng(6);
+    const [x, gamma, beta] = [rng.normalTensor([2, 9, 96]), rng.normalTensor([96]), rng.normalTensor([96])];
+    const before = tf.memory().numTensors;
+    const fwd = await tf.profile(() => layerNorm(x, gamma, beta));
+    // Reshapes are views; 'unnamed scope' is customGrad's wrapper.
+    expect(fwd.kernels.map((k) => k.name).filter((n) => n !== 'Reshape' && n !== 'unnamed scope')).toEqual([LAYER_NORM_KERNEL]);
+    tf.dispose(fwd.result as tf.Tensor);
+    const grads = tf.grads((a: tf.Tensor, g: tf.Tensor, b: tf.Tensor) => tf.sum(layerNorm(a, g, b)));
+    const bwd = await tf.profile(() => grads([x, gamma, beta]));
+    expect(bwd.kernels.map((k) => k.name)).toContain(LAYER_NORM_GRAD_KERNEL);
+    expect(bwd.kernels.map((k) => k.name)).not.toContain('Mean');
+    tf.dispose(bwd.result as tf.Tensor[]);
+    expect(tf.memory().numTensors).toBe(before);
+    tf.dispose([x, gamma, beta]);
   });
 
   it('cannot switch Vulkan drivers once Dawn is loaded', () => {

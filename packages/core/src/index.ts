@@ -9,9 +9,11 @@
 import './engine/register.js';
 import { registerWasmBatchMatmul } from './engine/wasm/batch-matmul.js';
 import { registerFusedAdamW } from './optim/fused-adamw.js';
+import { registerLayerNormWebGPU } from './engine/webgpu/layer-norm.js';
 
 registerWasmBatchMatmul();
 registerFusedAdamW();
+registerLayerNormWebGPU();
 
 export * from './errors.js';
 export * from './rng.js';

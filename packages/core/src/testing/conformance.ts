@@ -233,6 +233,12 @@ export const conformanceCases: readonly ConformanceCase[] = [
     }),
   },
   {
+    name: 'core/layernorm-wide',
+    description: "core's layerNorm over [5,37,200] (185 rows; a width that is no multiple of a fused kernel's threads, rows offset by 3) with gradients",
+    tolerance: { atol: 2e-4, rtol: 2e-4 },
+    compute: () => valueAndGrads((x, g, b) => layerNorm(tf.add(x, 3), g, b), [normal(210, [5, 37, 200], 2), normal(211, [200]), normal(212, [200])], 213),
+  },
+  {
     name: 'activations/gelu',
     description: 'GELU from tf.erf and the tanh approximation (tf ops and core ops) on [4,16] (std 2), with gradients',
     tolerance: { atol: 1e-5, rtol: 1e-4 },
