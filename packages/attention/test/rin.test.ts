@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import '../src/index.js'; // registers the bricks (the named imports below may be type-only)
 import { describe, expect, it } from 'vitest';
 import { Rng, ShapeError, build, gradCheckVariables } from '@brickml/core';
-import { DepthwiseConvResidual, RinBlock, RinNetwork, sinusoidalEmbedding, type RinNetworkConfig } from '../src/index.js';
+import { DepthwiseConvResidual, defaultDepthwiseImpl, depthwiseConv3x3, RinBlock, RinNetwork, sinusoidalEmbedding, type RinNetworkConfig } from '../src/index.js';
 import { host, maxAbsDiff, paramShapes, projectionLoss, randn, randomizeParameters } from './helpers.js';
 
 const tiny: RinNetworkConfig = {
@@ -114,6 +114,29 @@ describe('DepthwiseConvResidual', () => {
           }
     x.dispose();
     conv.dispose();
+  });
+});
+
+describe('depthwiseConv3x3', () => {
+  it('native (tf.depthwiseConv2d) and shifted (nine multiply-adds) agree, values and all three gradients', async () => {
+    expect(defaultDepthwiseImpl()).toBe('native'); // the cpu backend has the convolution's gradients
+    const rng = new Rng(14);
+    const [h, w, b] = [randn(rng, [3, 5, 6, 7]), randn(rng, [7, 1, 3, 3]), randn(rng, [7])];
+    const dy = randn(rng, [3, 5, 6, 7]);
+    const run = (impl: 'native' | 'shifted') =>
+      tf.tidy(() => {
+        const f = (a: tf.Tensor, ww: tf.Tensor, bb: tf.Tensor) => depthwiseConv3x3(a, ww, bb, impl);
+        return [f(h, w, b), ...tf.grads(f)([h, w, b], dy)];
+      });
+    const [native, shifted] = [run('native'), run('shifted')];
+    for (let i = 0; i < 4; i++) {
+      expect(native[i].shape).toEqual(shifted[i].shape);
+      const [a, s] = [await host(native[i]), await host(shifted[i])];
+      let m = 0;
+      for (let j = 0; j < a.length; j++) m = Math.max(m, Math.abs(a[j] - s[j]));
+      expect(m, `output ${i}`).toBeLessThan(1e-4);
+    }
+    tf.dispose([...native, ...shifted, h, w, b, dy]);
   });
 });
 

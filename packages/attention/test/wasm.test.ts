@@ -1,7 +1,7 @@
 // The wasm backend lacks UnsortedSegmentSum (so no gather gradient) and runs kernels differently from
 // cpu: these checks run the bricks' forward and backward passes on wasm and compare them with cpu.
 import * as tf from '@tensorflow/tfjs-core';
-import '../src/index.js';
+import { defaultDepthwiseImpl } from '../src/index.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Rng, build, type Module } from '@brickml/core';
 import { randomizeParameters } from './helpers.js';
@@ -52,6 +52,14 @@ async function compareBackends(m: Module, run: (inputs: tf.Tensor[]) => tf.Tenso
 }
 
 describe('wasm backend (forward + backward against cpu, relative gradient error < 1e-3)', () => {
+  it('uses the shifted depthwise convolution (tfjs-wasm has no depthwise gradients); cpu uses the native one', async () => {
+    if (!wasmOk) return expect.soft(wasmOk, 'wasm backend unavailable').toBe(true);
+    await tf.setBackend('wasm');
+    expect(defaultDepthwiseImpl()).toBe('shifted');
+    await tf.setBackend('cpu');
+    expect(defaultDepthwiseImpl()).toBe('native');
+  });
+
   it('RinNetwork with class token (null class made inside the pass), self-conditioning and the write conv', async () => {
     if (!wasmOk) return expect.soft(wasmOk, 'wasm backend unavailable').toBe(true);
     const net = build({

@@ -239,6 +239,14 @@ export const conformanceCases: readonly ConformanceCase[] = [
     compute: () => valueAndGrads((x, g, b) => layerNorm(tf.add(x, 3), g, b), [normal(210, [5, 37, 200], 2), normal(211, [200]), normal(212, [200])], 213),
   },
   {
+    name: 'conv/depthwise3x3',
+    description: "tf.depthwiseConv2d 3×3, stride 1, 'same' padding on [2,5,6,7] (RIN's interface conv), with both gradients",
+    tolerance: { atol: 1e-4, rtol: 1e-4 },
+    unsupported: { wasm: 'tfjs-backend-wasm 4.22 has no DepthwiseConv2dNativeBackpropInput/Filter kernels (RIN uses shifted multiply-adds there)' },
+    compute: () =>
+      valueAndGrads((x, f) => tf.depthwiseConv2d(x as tf.Tensor4D, f as tf.Tensor4D, 1, 'same'), [normal(220, [2, 5, 6, 7]), normal(221, [3, 3, 7, 1])], 222),
+  },
+  {
     name: 'activations/gelu',
     description: 'GELU from tf.erf and the tanh approximation (tf ops and core ops) on [4,16] (std 2), with gradients',
     tolerance: { atol: 1e-5, rtol: 1e-4 },
