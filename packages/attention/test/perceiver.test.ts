@@ -3,7 +3,7 @@ import '../src/index.js'; // registers the bricks (the named imports below may b
 import { describe, expect, it } from 'vitest';
 import { Rng, ShapeError, build, gradCheckVariables } from '@brickml/core';
 import { PerceiverDecoder, PerceiverEncoder, PerceiverIO, type PerceiverIOConfig } from '../src/index.js';
-import { host, maxAbsDiff, paramShapes, projectionLoss, randn, randomizeParameters } from './helpers.js';
+import { maxAbsDiff, paramShapes, projectionLoss, randn, randomizeParameters } from './helpers.js';
 
 const small = { type: 'PerceiverEncoder', inputDim: 6, numLatents: 4, latentDim: 8, crossHeads: 1, selfHeads: 2, selfAttendsPerBlock: 1 };
 
