@@ -104,6 +104,35 @@ describe.skipIf(skipUnlessPresentOrCI(hasSwiftShader, CHROMIUM_MISSING))('webgpu
     tf.dispose([x, gamma, beta]);
   });
 
+  it('a large sum or mean to few outputs runs in two stages (tfjs gives each output one workgroup)', async () => {
+    await useBackend('webgpu', { env: {} });
+    // The stages call tfjs's kernel functions directly (no engine records them): watch the GPU programs.
+    const be = tf.backend() as unknown as { runWebGPUProgram: (p: { outputShape: number[] }, ...rest: unknown[]) => unknown };
+    const run = be.runWebGPUProgram;
+    const programs: number[][] = [];
+    be.runWebGPUProgram = function (p, ...rest) {
+      programs.push([...p.outputShape]);
+      return run.call(this, p, ...rest);
+    };
+    try {
+      const x = new Rng(7).normalTensor([64, 4096]);
+      const stages = async (op: () => tf.Tensor) => {
+        programs.length = 0;
+        const y = op();
+        await y.data();
+        y.dispose();
+        return [...programs];
+      };
+      expect(await stages(() => tf.sum(x))).toEqual([[64], [1]]); // [64·4096] → 64 partial sums → 1
+      expect(await stages(() => tf.mean(tf.reshape(x, [4, 65536]), -1, true))).toEqual([[64], [4]]); // 4 rows × 16 chunks of 4096
+      expect(await stages(() => tf.mean(x, -1))).toEqual([[64]]); // 4096 per output: left to tfjs
+      expect(await stages(() => tf.sum(x, 0))).toEqual([[4096, 64], [4096]]); // 4096 outputs: tfjs's own path (transpose, reduce)
+      x.dispose();
+    } finally {
+      be.runWebGPUProgram = run;
+    }
+  });
+
   it('cannot switch Vulkan drivers once Dawn is loaded', () => {
     expect(() => enableSwiftShader()).toThrow(/Dawn .* is already loaded/);
   });

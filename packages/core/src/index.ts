@@ -46,6 +46,7 @@ export * from './viz/gif.js';
 export * from './engine/select.js';
 export * from './engine/adapter.js';
 export { installWasmFastPaths } from './engine/wasm/fast-paths.js';
+export { installWebGPUFastPaths } from './engine/webgpu/fast-paths.js';
 export { installWasmSlice } from './engine/wasm/slice.js';
 export { installWasmTile } from './engine/wasm/tile.js';
 export { installWasmIdentity } from './engine/wasm/identity.js';

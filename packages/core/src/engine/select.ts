@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { installWasmFastPaths } from './wasm/fast-paths.js';
+import { installWebGPUFastPaths } from './webgpu/fast-paths.js';
 import { backendSelfTest, type BackendAttempt, type BackendReport, type BackendStatus } from './backend.js';
 
 /**
@@ -156,6 +157,7 @@ export async function selectBackend<Ctx>(args: {
       continue;
     }
     if (probe.tfBackend === 'wasm') installWasmFastPaths();
+    if (probe.tfBackend === 'webgpu') installWebGPUFastPaths();
     let test: { ok: boolean; maxAbsError: number; ms: number };
     try {
       test = await backendSelfTest(selfTestTolerance);

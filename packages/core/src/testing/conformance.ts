@@ -268,6 +268,23 @@ export const conformanceCases: readonly ConformanceCase[] = [
     }),
   },
   {
+    name: 'reductions/large',
+    description: 'sum and mean to few outputs over many elements ([64,4096] → [], [3,5,20000] over the last two axes, keepDims; split in two stages on webgpu) and over a leading axis',
+    tolerance: { atol: 2e-5, rtol: 1e-4 },
+    compute: () => {
+      // Small values, so that sums stay O(1) and float32 summation order differs by < 1e-5.
+      const a = normal(230, [64, 4096], 0.002);
+      const b = normal(231, [3, 5, 20000], 0.002);
+      return {
+        sumAll: tf.sum(a),
+        meanAll: tf.mean(a),
+        sumTrailing: tf.sum(b, [1, 2], true),
+        meanTrailing: tf.mean(b, [-1, -2]),
+        sumLeading: tf.sum(a, 0),
+      };
+    },
+  },
+  {
     name: 'gather/gather',
     description: 'tf.gather rows of [10,6] at 9 ids (with repeats) and its gradient (UnsortedSegmentSum)',
     tolerance: { atol: 1e-5, rtol: 1e-5 },

@@ -1,7 +1,8 @@
 /**
  * Swapping a tfjs-backend-wasm kernel for one of core's (engine/wasm/*.ts): the shared plumbing.
  */
-import * as tf from '@tensorflow/tfjs-core';
+import type * as tf from '@tensorflow/tfjs-core';
+import { replaceKernel } from '../replace-kernel.js';
 
 /** The parts of tfjs-backend-wasm's `BackendWasm` the replacement kernels use. */
 export interface WasmHeapBackend {
@@ -17,9 +18,6 @@ export interface WasmKernelArgs {
   attrs?: tf.NamedAttrMap;
 }
 
-// A global symbol, so two bundled copies of core agree that a kernel was already replaced.
-const REPLACED = Symbol.for('brickml.replacedWasmKernel');
-
 /**
  * Registers `make(original)` as the wasm kernel `name` in place of tfjs's (whose function it gets,
  * for the cases it leaves to it). Returns false when the kernel is absent or already replaced.
@@ -30,14 +28,5 @@ export function replaceWasmKernel(
     original: (args: WasmKernelArgs) => tf.TensorInfo | tf.TensorInfo[],
   ) => (args: WasmKernelArgs) => tf.TensorInfo | tf.TensorInfo[],
 ): boolean {
-  const original = tf.getKernel(name, 'wasm');
-  if (!original || (original.kernelFunc as unknown as Record<symbol, boolean>)[REPLACED])
-    return false;
-  const kernelFunc = make(
-    original.kernelFunc as unknown as (args: WasmKernelArgs) => tf.TensorInfo,
-  );
-  (kernelFunc as unknown as Record<symbol, boolean>)[REPLACED] = true;
-  tf.unregisterKernel(name, 'wasm');
-  tf.registerKernel({ ...original, kernelFunc: kernelFunc as unknown as tf.KernelFunc });
-  return true;
+  return replaceKernel<WasmKernelArgs>('wasm', name, make);
 }
