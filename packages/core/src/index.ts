@@ -47,6 +47,7 @@ export * from './engine/select.js';
 export * from './engine/adapter.js';
 export { installWasmFastPaths } from './engine/wasm/fast-paths.js';
 export { installWebGPUFastPaths } from './engine/webgpu/fast-paths.js';
+export type { WebGPUBackendLike, WebGPUProgramLike } from './engine/webgpu/program.js';
 export { installWasmSlice } from './engine/wasm/slice.js';
 export { installWasmTile } from './engine/wasm/tile.js';
 export { installWasmIdentity } from './engine/wasm/identity.js';

@@ -13,33 +13,12 @@
  * backend: the kernel is registered under its name, harmless where it is absent.
  */
 import type * as tf from '@tensorflow/tfjs-core';
+import type { WebGPUBackendLike, WebGPUProgramLike } from './program.js';
 import type { AdamWAttrs } from '../../optim/fused-adamw.js';
 
 /** Which output a program stores. */
 type Output = 'p' | 'm' | 'v';
 
-/** The subset of tfjs-backend-webgpu's `WebGPUProgram` this program fills in. */
-interface WebGPUProgramLike {
-  outputShape: number[];
-  shaderKey: string;
-  dispatchLayout: { x: number[] };
-  dispatch: [number, number, number];
-  workgroupSize: [number, number, number];
-  variableNames: string[];
-  uniforms: string;
-  size: boolean;
-  getUserCode(): string;
-}
-
-/** The subset of tfjs-backend-webgpu's `WebGPUBackend` used here. */
-interface WebGPUBackendLike {
-  runWebGPUProgram(
-    program: WebGPUProgramLike,
-    inputs: tf.TensorInfo[],
-    outputDtype: tf.DataType,
-    programDefinedUniform?: Array<{ type: string; data: number[] }>,
-  ): tf.TensorInfo;
-}
 
 const WORKGROUP = 256;
 

@@ -15,32 +15,10 @@
  * Programs follow tfjs-backend-webgpu's `WebGPUProgram` model; this module never imports the
  * backend, it registers kernels under its name.
  */
-import type * as tf from '@tensorflow/tfjs-core';
-import * as tfc from '@tensorflow/tfjs-core';
+import * as tf from '@tensorflow/tfjs-core';
+import type { WebGPUBackendLike, WebGPUProgramLike } from './program.js';
 import { LAYER_NORM_GRAD_KERNEL, LAYER_NORM_KERNEL } from '../../ops/norm.js';
 
-/** The subset of tfjs-backend-webgpu's `WebGPUProgram` these programs fill in. */
-interface WebGPUProgramLike {
-  outputShape: number[];
-  shaderKey: string;
-  dispatchLayout: { x: number[] };
-  dispatch: [number, number, number];
-  workgroupSize: [number, number, number];
-  variableNames: string[];
-  uniforms?: string;
-  size?: boolean;
-  getUserCode(): string;
-}
-
-/** The subset of tfjs-backend-webgpu's `WebGPUBackend` used here. */
-interface WebGPUBackendLike {
-  runWebGPUProgram(
-    program: WebGPUProgramLike,
-    inputs: tf.TensorInfo[],
-    outputDtype: tf.DataType,
-    programDefinedUniform?: Array<{ type: string; data: number[] }>,
-  ): tf.TensorInfo;
-}
 
 /** Threads per row in the row programs (a power of two: the reductions halve it). */
 const ROW_THREADS = 64;
@@ -285,7 +263,7 @@ function layerNormGradWebGPU({ inputs, backend, attrs }: KernelArgs): tf.TensorI
   const dx = be.runWebGPUProgram(new LayerNormDxProgram(rows, d), [dy, x, stats, gamma], 'float32');
   const dgamma = be.runWebGPUProgram(new ColumnSumProgram(d, true), [dy, x, stats], 'float32');
   const dbeta = be.runWebGPUProgram(new ColumnSumProgram(d, false), [dy], 'float32');
-  (backend as { disposeData(id: object): void }).disposeData(stats.dataId);
+  be.disposeData(stats.dataId);
   return [dx, dgamma, dbeta];
 }
 
@@ -295,6 +273,6 @@ let registered = false;
 export function registerLayerNormWebGPU(): void {
   if (registered) return;
   registered = true;
-  tfc.registerKernel({ kernelName: LAYER_NORM_KERNEL, backendName: 'webgpu', kernelFunc: layerNormWebGPU as unknown as tf.KernelFunc });
-  tfc.registerKernel({ kernelName: LAYER_NORM_GRAD_KERNEL, backendName: 'webgpu', kernelFunc: layerNormGradWebGPU as unknown as tf.KernelFunc });
+  tf.registerKernel({ kernelName: LAYER_NORM_KERNEL, backendName: 'webgpu', kernelFunc: layerNormWebGPU as unknown as tf.KernelFunc });
+  tf.registerKernel({ kernelName: LAYER_NORM_GRAD_KERNEL, backendName: 'webgpu', kernelFunc: layerNormGradWebGPU as unknown as tf.KernelFunc });
 }

@@ -17,34 +17,13 @@
  * registers kernels under the backend's name, which is harmless where the backend is absent.
  */
 import * as tf from '@tensorflow/tfjs-core';
+import type { WebGPUBackendLike, WebGPUProgramLike } from '@brickml/core';
 import {
   BLOCK_SPARSE_MATMUL_KERNEL,
   BLOCK_SPARSE_WGRAD_KERNEL,
   type BlockSparseMatmulAttrs,
   type BlockSparseWeightGradAttrs,
 } from '../block-sparse-matmul.js';
-
-/** The subset of tfjs-backend-webgpu's `WebGPUProgram` these kernels fill in. */
-interface WebGPUProgramLike {
-  outputShape: number[];
-  shaderKey: string;
-  dispatchLayout: { x: number[]; y?: number[]; z?: number[] };
-  dispatch: [number, number, number];
-  workgroupSize: [number, number, number];
-  variableNames: string[];
-  uniforms?: string;
-  getUserCode(): string;
-}
-
-/** The subset of tfjs-backend-webgpu's `WebGPUBackend` used here. */
-interface WebGPUBackendLike {
-  runWebGPUProgram(
-    program: WebGPUProgramLike,
-    inputs: tf.TensorInfo[],
-    outputDtype: tf.DataType,
-    programDefinedUniform?: Array<{ type: string; data: number[] }>,
-  ): tf.TensorInfo;
-}
 
 /** Threads per workgroup along x (output columns) and the columns each thread computes. */
 const WX = 16;
