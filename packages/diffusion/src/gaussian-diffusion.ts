@@ -13,7 +13,18 @@
  * ```
  * Video frame prediction: with `contextFrames = k`, data are videos `[B, T, C, H, W]`; the first k
  * frames enter the network clean (scaled by b), only the last T − k frames are noised, and the
- * loss and samples cover those frames only.
+ * loss and samples cover those frames only. Two options give the predicted frames direct access
+ * to the context:
+ *
+ * ```text
+ * residualFrom 'lastContext':  the diffused "x0" of the predicted frames is r = (x − x_{k−1}) / 2
+ *            (x_{k−1}: the last context frame, broadcast over the predicted frames; r ∈ [−1, 1]);
+ *            x̂0 = r̂ is clipped so that the frame x_{k−1} + 2·r̂ stays in [−1, 1] (⊂ r ∈ [−1, 1]),
+ *            and samples are frames again: x̂ = x_{k−1} + 2·r̂. r̂ = 0 is copy-the-last-frame.
+ * contextChannels m:          the last m context frames (scaled by b) are concatenated along
+ *            channels to every frame of the network input: [B, T, C, H, W] → [B, T, C·(1+m), H, W]
+ *            (the denoiser has channels C·(1+m)); only the first C output channels are read.
+ * ```
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { z } from 'zod';
@@ -55,6 +66,16 @@ const GaussianDiffusionSchema = z
     classDropout: schemas.probability.default(0.1),
     /** Video: leading frames given clean as context (default 0 = no context). */
     contextFrames: schemas.nonNegativeInt.default(0),
+    /**
+     * Video: diffuse the predicted frames as they are (`none`, default) or as the residual from the
+     * last context frame r = (x − x_{k−1}) / 2 (`lastContext`; needs contextFrames ≥ 1).
+     */
+    residualFrom: z.enum(['none', 'lastContext']).default('none'),
+    /**
+     * Video: the last m context frames are concatenated along channels to every frame of the
+     * network input (default 0 = none; 1 ≤ m ≤ contextFrames); the denoiser's channels are C·(1+m).
+     */
+    contextChannels: schemas.nonNegativeInt.default(0),
   })
   .strict();
 /** Config of a {@link GaussianDiffusion}. */
@@ -72,7 +93,10 @@ export interface GaussianDiffusionOptions extends BrickOptions {
  * Made by {@link GaussianDiffusion.prepareBatch} outside the gradient tape.
  */
 export type DiffusionBatch = {
-  /** Network input: `x_t` (images) or `[clean context, x_t]` along frames (video). */
+  /**
+   * Network input: `x_t` (images) or `[clean context, x_t]` along frames (video), with
+   * `contextChannels` m the last m context frames along channels: `[B, T, C·(1+m), H, W]`.
+   */
   input: tf.Tensor;
   /** γ per example `[B]`. */
   noiseLevel: tf.Tensor;
@@ -80,7 +104,7 @@ export type DiffusionBatch = {
   classLabels: tf.Tensor | null;
   /** Self-conditioning latents (masked, gradient stopped) or null. */
   prevLatents: tf.Tensor | null;
-  /** Regression target of the objective, shaped like the predicted part. */
+  /** Regression target of the objective, shaped like the predicted part (of the residual with `residualFrom`). */
   target: tf.Tensor;
 };
 
@@ -110,7 +134,11 @@ export interface DenoiseOptions {
 
 /** Result of {@link GaussianDiffusion.denoise} (the caller owns the tensors). */
 export interface DenoiseResult {
-  /** x̂0 clipped to [−b, b], in the network's scale (divide by b for the data range). */
+  /**
+   * x̂0 clipped to [−b, b], in the network's scale (divide by b for the data range); with
+   * `residualFrom` it is b·r̂, clipped so that the frame stays in [−1, 1] — use
+   * {@link GaussianDiffusion.toDataRange} for frames.
+   */
   x0: tf.Tensor;
   /** ε̂ recomputed from the clipped x̂0. */
   eps: tf.Tensor;
@@ -164,6 +192,20 @@ export class GaussianDiffusion extends Module {
         throw new BrickConfigError(`${where}: config field 'contextFrames' (${c.contextFrames}) must be less than the frames T = ${size[0]}`);
       }
     }
+    if (c.residualFrom !== 'none' && c.contextFrames === 0) {
+      throw new BrickConfigError(`${where}: config field 'residualFrom' '${c.residualFrom}' needs context frames (config field 'contextFrames' ≥ 1), got contextFrames 0`);
+    }
+    if (c.contextChannels > c.contextFrames) {
+      throw new BrickConfigError(
+        `${where}: config field 'contextChannels' must be in [0, contextFrames = ${c.contextFrames}], got ${c.contextChannels}`,
+      );
+    }
+    const netChannels = this.denoiser.config.channels ?? 3;
+    if (netChannels % (1 + c.contextChannels) !== 0) {
+      throw new BrickConfigError(
+        `${where}: with config field 'contextChannels' ${c.contextChannels} the denoiser's channels must be C·${1 + c.contextChannels} (data channels C times 1 + contextChannels), got ${netChannels}`,
+      );
+    }
     this.namedModules();
   }
 
@@ -182,6 +224,11 @@ export class GaussianDiffusion extends Module {
     return (this.denoiser.config.inputSize as number[]).length === 3;
   }
 
+  /** Data channels C (the denoiser's channels divided by 1 + contextChannels). */
+  get channels(): number {
+    return (this.denoiser.config.channels ?? 3) / (1 + this.config.contextChannels);
+  }
+
   /** The training schedule's γ(t). */
   gamma(t: number): number {
     return this._gamma(t);
@@ -189,7 +236,7 @@ export class GaussianDiffusion extends Module {
 
   /** Shape of `n` samples (the predicted frames only for video with context). */
   sampleShape(n: number): number[] {
-    const c = this.denoiser.config.channels ?? 3;
+    const c = this.channels;
     const size = this.denoiser.config.inputSize as number[];
     if (size.length === 2) return [n, c, size[0], size[1]];
     return [n, size[0] - this.config.contextFrames, c, size[1], size[2]];
@@ -211,11 +258,15 @@ export class GaussianDiffusion extends Module {
   }
 
   private fullShape(n: number): number[] {
-    const c = this.denoiser.config.channels ?? 3;
+    const c = this.channels;
     return [n, ...(this.isVideo ? [(this.denoiser.config.inputSize as number[])[0], c] : [c]), ...(this.denoiser.config.inputSize as number[]).slice(-2)];
   }
 
-  /** Network input from the noisy part (and scaled clean context): normalisation, then frame concat. */
+  /**
+   * Network input from the noisy part and the scaled clean context: normalisation, then frame
+   * concat `[B, k, C, H, W] ++ [B, T−k, C, H, W]`, then with `contextChannels` m the last m context
+   * frames along channels → `[B, T, C·(1+m), H, W]`.
+   */
   private networkInput(xt: tf.Tensor, contextScaled: tf.Tensor | null): tf.Tensor {
     return tf.tidy(() => {
       let x = xt;
@@ -224,16 +275,43 @@ export class GaussianDiffusion extends Module {
         const { variance } = tf.moments(xt, axes, true);
         x = tf.div(xt, tf.sqrt(tf.add(variance, 1e-8)));
       }
-      return contextScaled ? tf.concat([contextScaled, x], 1) : tf.clone(x);
+      if (!contextScaled) return tf.clone(x);
+      const frames = tf.concat([contextScaled, x], 1); // [B, T, C, H, W]
+      const m = this.config.contextChannels;
+      if (m === 0) return frames;
+      const [b, k, c, h, w] = contextScaled.shape;
+      const t = (frames.shape as number[])[1];
+      // [B, m, C, H, W] → [B, 1, m·C, H, W] → every frame: [B, T, m·C, H, W]
+      const extra = tf.tile(tf.reshape(tf.slice(contextScaled, [0, k - m, 0, 0, 0], [b, m, c, h, w]), [b, 1, m * c, h, w]), [1, t, 1, 1, 1]);
+      return tf.concat([frames, extra], 2);
     });
   }
 
-  /** The predicted part of a network output (drops the context frames). */
+  /** The predicted part of a network output: drops the context frames, and the extra channels of `contextChannels`. */
   private crop(output: tf.Tensor): tf.Tensor {
     const k = this.config.contextFrames;
     if (k === 0) return output;
-    const [b, t, ...rest] = output.shape;
-    return tf.slice(output, [0, k, ...rest.map(() => 0)], [b, t - k, ...rest]);
+    const [b, t, c, h, w] = output.shape;
+    return tf.slice(output, [0, k, 0, 0, 0], [b, t - k, c / (1 + this.config.contextChannels), h, w]);
+  }
+
+  /** The last context frame `[B, 1, C, H, W]` of a context `[B, k, C, H, W]` (any scale). */
+  private lastFrame(context: tf.Tensor): tf.Tensor {
+    const [b, k, c, h, w] = context.shape;
+    return tf.slice(context, [0, k - 1, 0, 0, 0], [b, 1, c, h, w]);
+  }
+
+  /**
+   * Maps a network-scale x̂0 (`sampleShape(B)`, as {@link denoise} returns it) to the data range:
+   * x̂0 / b, or with `residualFrom` the frames `x_{k−1} + 2·x̂0 / b` (x_{k−1}: the last frame of
+   * `context` `[B, k, C, H, W]`, data range). The caller owns the result.
+   */
+  toDataRange(x0: tf.Tensor, context: tf.Tensor | null = null): tf.Tensor {
+    const bs = this.config.inputScale;
+    if (this.config.residualFrom === 'none') return tf.div(x0, bs);
+    if (!context) throw new BrickConfigError(`GaussianDiffusion.toDataRange: config residualFrom '${this.config.residualFrom}' needs 'context' [B, k, C, H, W], got none`);
+    this.checkContext(context, x0.shape[0]);
+    return tf.tidy(() => tf.add(this.lastFrame(context), tf.mul(x0, 2 / bs)));
   }
 
   /**
@@ -264,6 +342,8 @@ export class GaussianDiffusion extends Module {
         const [, frames, ...rest] = scaled.shape;
         context = tf.slice(scaled, [0, 0, ...rest.map(() => 0)], [b, k, ...rest]);
         target0 = tf.slice(scaled, [0, k, ...rest.map(() => 0)], [b, frames - k, ...rest]);
+        // residual: b·r = (b·x − b·x_{k−1}) / 2, [B, T−k, C, H, W]
+        if (this.config.residualFrom === 'lastContext') target0 = tf.div(tf.sub(target0, this.lastFrame(context)), 2);
       }
       const eps = rng.normalTensor(target0.shape);
       const xt = qSample(target0, eps, noiseLevel);
@@ -361,7 +441,11 @@ export class GaussianDiffusion extends Module {
       } else {
         x0 = predictionToX0(objective, pred, xt, gb);
       }
-      const x0c = tf.clipByValue(x0, -bs, bs);
+      // frames: [−b, b]; residual: b·r̂ with x_{k−1} + 2·r̂ ∈ [−1, 1], i.e. b·r̂ ∈ [−b·(1 + x_{k−1})/2, b·(1 − x_{k−1})/2]
+      const x0c =
+        this.config.residualFrom === 'lastContext' && ctx
+          ? tf.minimum(tf.maximum(x0, tf.mul(tf.add(this.lastFrame(ctx), bs), -0.5)), tf.mul(tf.sub(bs, this.lastFrame(ctx)), 0.5))
+          : tf.clipByValue(x0, -bs, bs);
       const result: DenoiseResult = {
         x0: x0c,
         eps: epsFromX0(x0c, xt, gb),

@@ -5,11 +5,17 @@
  * only added to the frames to predict, and the loss and samples cover those frames only
  * (`GaussianDiffusion.contextFrames`). Quality is per-frame PSNR next to the copy-last-frame
  * baseline.
+ *
+ * {@link VideoConditioningOptions} give the predicted frames direct access to the context, which
+ * otherwise only reaches them through read → latents → write: diffusing the residual from the last
+ * context frame (`residual`, so r̂ = 0 is copy-last-frame) and concatenating the last context
+ * frames along channels to every frame's tokens (`contextChannels`).
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { BrickConfigError, movingSprites, type BrickConfig, type MovingSpritesBatch, type MovingSpritesDataset } from '@brickml/core';
 import type { GaussianDiffusion, GaussianDiffusionConfig } from '../gaussian-diffusion.js';
 import type { DataBatch } from '../training.js';
+import { OBJECTIVES, type Objective } from '../objectives.js';
 import { ddimSample, type DdimOptions } from '../samplers/ddim.js';
 import type { SampleResult } from '../samplers/common.js';
 import { copyLastFrame, meanPsnr, psnrPerFrame } from '../metrics/psnr.js';
@@ -22,6 +28,27 @@ export interface VideoTaskOptions {
   frames?: number;
   /** Clean context frames k < T (default 2). */
   context?: number;
+}
+
+/**
+ * How the predicted frames see the context (`GaussianDiffusion` config fields `residualFrom` and
+ * `contextChannels`).
+ */
+export interface VideoConditioningOptions {
+  /** Diffuse r = (x − last context frame) / 2 instead of the frames; samples are last + 2·r̂ (default false). */
+  residual?: boolean;
+  /** The last m context frames, concatenated along channels to every frame of the network input: 0 ≤ m ≤ context (default 0). */
+  contextChannels?: number;
+}
+
+function resolveConditioning(o: VideoConditioningOptions, context: number, where: string): Required<VideoConditioningOptions> {
+  const residual = o.residual ?? false;
+  const contextChannels = o.contextChannels ?? 0;
+  if (typeof residual !== 'boolean') throw new BrickConfigError(`${where}: residual must be a boolean, got ${String(residual)}`);
+  if (!Number.isInteger(contextChannels) || contextChannels < 0 || contextChannels > context) {
+    throw new BrickConfigError(`${where}: contextChannels must be an integer in [0, context = ${context}], got ${contextChannels}`);
+  }
+  return { residual, contextChannels };
 }
 
 function resolveTask(o: VideoTaskOptions, where: string): Required<VideoTaskOptions> {
@@ -39,13 +66,15 @@ function resolveTask(o: VideoTaskOptions, where: string): Required<VideoTaskOpti
 /**
  * A video RIN for frame prediction: per-frame 4×4 patches at 16 px (8×8 at 32 px), so 16 tokens
  * per frame; 32 latents of width 96, interface width 64, 2 blocks × 2 latent layers, the
- * depthwise conv on the interface (per frame). Unconditional (no class token).
+ * depthwise conv on the interface (per frame). Unconditional (no class token). With
+ * `contextChannels` m its input has 3·(1 + m) channels.
  */
-export function videoRinConfig(options: VideoTaskOptions = {}): BrickConfig {
+export function videoRinConfig(options: VideoTaskOptions & Pick<VideoConditioningOptions, 'contextChannels'> = {}): BrickConfig {
   const t = resolveTask(options, 'videoRinConfig');
+  const { contextChannels } = resolveConditioning(options, t.context, 'videoRinConfig');
   return {
     type: 'RinNetwork',
-    channels: 3,
+    channels: 3 * (1 + contextChannels),
     inputSize: [t.frames, t.size, t.size],
     patchSize: t.size === 16 ? 4 : 8,
     tubelet: 1,
@@ -60,14 +89,28 @@ export function videoRinConfig(options: VideoTaskOptions = {}): BrickConfig {
   };
 }
 
-/** Diffusion config for frame prediction: v-prediction, `sigmoid@-3,3,0.9`, `contextFrames = context`. */
-export function videoDiffusionConfig(options: VideoTaskOptions & { denoiser?: BrickConfig } = {}): GaussianDiffusionConfig {
+/**
+ * Diffusion config for frame prediction: `sigmoid@-3,3,0.9`, `contextFrames = context`, the
+ * objective (default v-prediction) and the conditioning options (`residualFrom: 'lastContext'`
+ * with `residual`, `contextChannels`). The default denoiser is {@link videoRinConfig} with
+ * matching channels; a given `denoiser` must have 3·(1 + contextChannels) channels.
+ */
+export function videoDiffusionConfig(
+  options: VideoTaskOptions & VideoConditioningOptions & { denoiser?: BrickConfig; objective?: Objective } = {},
+): GaussianDiffusionConfig {
   const t = resolveTask(options, 'videoDiffusionConfig');
+  const v = resolveConditioning(options, t.context, 'videoDiffusionConfig');
+  const objective = options.objective ?? 'v';
+  if (!OBJECTIVES.includes(objective)) {
+    throw new BrickConfigError(`videoDiffusionConfig: objective must be one of ${OBJECTIVES.join(', ')}, got ${String(objective)}`);
+  }
   return {
-    denoiser: options.denoiser ?? videoRinConfig(t),
+    denoiser: options.denoiser ?? videoRinConfig({ ...t, contextChannels: v.contextChannels }),
     schedule: { kind: 'sigmoid', start: -3, end: 3, tau: 0.9 },
-    objective: 'v',
+    objective,
     contextFrames: t.context,
+    residualFrom: v.residual ? 'lastContext' : 'none',
+    contextChannels: v.contextChannels,
   };
 }
 

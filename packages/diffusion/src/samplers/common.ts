@@ -3,7 +3,8 @@
  * t = 1 to t = 0 with `t_k = 1 − k/T` and `t_next = max(1 − (k + 1 + td)/T, 0)` (td: the "time
  * difference" of Analog Bits, default 0). Each step predicts x̂0 (clipped to [−b, b]) and ε̂
  * (recomputed from the clipped x̂0), carries the self-conditioning latents, and moves x_t with the
- * sampler's transition. The result is the last step's x̂0, mapped back to the data range.
+ * sampler's transition. The result is the last step's x̂0, mapped back to the data range
+ * (`model.toDataRange`: for a video model with `residualFrom`, the frames last context frame + 2·r̂).
  *
  * All noise is drawn on the host from a seeded {@link Rng}: the same seed gives the same samples.
  */
@@ -144,7 +145,6 @@ export async function sampleLoop(
   if (options.noise && (options.noise.rank !== shape.length || options.noise.shape.some((d, i) => d !== shape[i]))) {
     throw new ShapeError(`${where}: 'noise' expected shape ${formatShape(shape)}, got ${formatShape(options.noise.shape)}`);
   }
-  const bs = model.config.inputScale;
   const classes = options.classes ? model.classTensor(options.classes) : null;
   let xt: tf.Tensor = options.noise ? tf.clone(options.noise) : rng.normalTensor(shape);
   let latents: tf.Tensor | null = null;
@@ -165,7 +165,8 @@ export async function sampleLoop(
         returnReadMaps: options.readMaps,
       });
       try {
-        const x0Data = tf.div(d.x0, bs);
+        // data range `sampleShape(n)`: x̂0 / b, or the frames x_{k−1} + 2·r̂ with residualFrom
+        const x0Data = model.toDataRange(d.x0, options.context ?? null);
         try {
           await options.onStep?.({ step: k + 1, totalSteps: steps, t, tNext, gamma: g, gammaNext: gNext, x0: x0Data, xt });
           if (trajectory) {
