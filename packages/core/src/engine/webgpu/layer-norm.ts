@@ -76,20 +76,27 @@ const ROW_STATS = `
     return vec2<f32>(mean, rstd);
   }`;
 
-/** y [rows, d] = layer norm of X with Gamma, Beta [d]. */
-class LayerNormProgram implements WebGPUProgramLike {
-  outputShape: number[];
-  shaderKey = 'brickLayerNorm';
+/** A program with one workgroup of ROW_THREADS threads per row of its output [rows, ·]. */
+abstract class RowProgram implements WebGPUProgramLike {
+  abstract shaderKey: string;
+  abstract variableNames: string[];
+  uniforms?: string;
   dispatchLayout = { x: [0] };
   dispatch: [number, number, number];
   workgroupSize: [number, number, number] = [ROW_THREADS, 1, 1];
-  variableNames = ['X', 'Gamma', 'Beta'];
-  uniforms = 'eps : f32,';
 
-  constructor(rows: number, d: number) {
-    this.outputShape = [rows, d];
-    this.dispatch = [rows, 1, 1];
+  constructor(public outputShape: number[]) {
+    this.dispatch = [outputShape[0], 1, 1];
   }
+
+  abstract getUserCode(): string;
+}
+
+/** y [rows, d] = layer norm of X with Gamma, Beta [d]. */
+class LayerNormProgram extends RowProgram {
+  shaderKey = 'brickLayerNorm';
+  variableNames = ['X', 'Gamma', 'Beta'];
+  override uniforms = 'eps : f32,';
 
   getUserCode(): string {
     return `
@@ -112,19 +119,10 @@ class LayerNormProgram implements WebGPUProgramLike {
 }
 
 /** [rows, 2]: (mean, rstd) of each row of X. */
-class RowStatsProgram implements WebGPUProgramLike {
-  outputShape: number[];
+class RowStatsProgram extends RowProgram {
   shaderKey = 'brickLayerNormStats';
-  dispatchLayout = { x: [0] };
-  dispatch: [number, number, number];
-  workgroupSize: [number, number, number] = [ROW_THREADS, 1, 1];
   variableNames = ['X'];
-  uniforms = 'eps : f32,';
-
-  constructor(rows: number) {
-    this.outputShape = [rows, 2];
-    this.dispatch = [rows, 1, 1];
-  }
+  override uniforms = 'eps : f32,';
 
   getUserCode(): string {
     return `
@@ -145,18 +143,9 @@ class RowStatsProgram implements WebGPUProgramLike {
 }
 
 /** dx [rows, d] from DY, X [rows, d], S [rows, 2] (mean, rstd), Gamma [d]. */
-class LayerNormDxProgram implements WebGPUProgramLike {
-  outputShape: number[];
+class LayerNormDxProgram extends RowProgram {
   shaderKey = 'brickLayerNormDx';
-  dispatchLayout = { x: [0] };
-  dispatch: [number, number, number];
-  workgroupSize: [number, number, number] = [ROW_THREADS, 1, 1];
   variableNames = ['DY', 'X', 'S', 'Gamma'];
-
-  constructor(rows: number, d: number) {
-    this.outputShape = [rows, d];
-    this.dispatch = [rows, 1, 1];
-  }
 
   getUserCode(): string {
     return `
@@ -251,7 +240,7 @@ function layerNormWebGPU({ inputs, backend, attrs }: KernelArgs): tf.TensorInfo 
   const be = backend as WebGPUBackendLike;
   const { x, gamma, beta } = inputs as Record<'x' | 'gamma' | 'beta', tf.TensorInfo>;
   const [rows, d] = x.shape;
-  return be.runWebGPUProgram(new LayerNormProgram(rows, d), [x, gamma, beta], 'float32', eps(attrs));
+  return be.runWebGPUProgram(new LayerNormProgram([rows, d]), [x, gamma, beta], 'float32', eps(attrs));
 }
 
 /** `BrickLayerNormGrad` on webgpu: inputs dy, x [rows, d], gamma [d]; outputs [dx, dγ, dβ]. */
@@ -259,8 +248,8 @@ function layerNormGradWebGPU({ inputs, backend, attrs }: KernelArgs): tf.TensorI
   const be = backend as WebGPUBackendLike;
   const { dy, x, gamma } = inputs as Record<'dy' | 'x' | 'gamma', tf.TensorInfo>;
   const [rows, d] = x.shape;
-  const stats = be.runWebGPUProgram(new RowStatsProgram(rows), [x], 'float32', eps(attrs)); // [rows, 2]
-  const dx = be.runWebGPUProgram(new LayerNormDxProgram(rows, d), [dy, x, stats, gamma], 'float32');
+  const stats = be.runWebGPUProgram(new RowStatsProgram([rows, 2]), [x], 'float32', eps(attrs)); // [rows, 2]
+  const dx = be.runWebGPUProgram(new LayerNormDxProgram([rows, d]), [dy, x, stats, gamma], 'float32');
   const dgamma = be.runWebGPUProgram(new ColumnSumProgram(d, true), [dy, x, stats], 'float32');
   const dbeta = be.runWebGPUProgram(new ColumnSumProgram(d, false), [dy], 'float32');
   be.disposeData(stats.dataId);
