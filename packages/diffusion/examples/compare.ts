@@ -1,12 +1,14 @@
 /**
  * RIN against a plain transformer denoiser of the same forward FLOPs (±1%), each trained for the
  * same wall-clock time on 16×16 `shapes` with the same recipe, data and seed, then scored with
- * shapesFD (DDIM 25 steps, guidance 3). Does RIN's adaptive computation win at this scale?
+ * shapesFD (DDIM 25 steps, guidance 3). Does RIN's adaptive computation win at this scale? A small
+ * conv U-Net (`shapesUNetConfig`) is the third row, the strong baseline.
  *
  *   node packages/diffusion/scripts/run.mjs packages/diffusion/examples/compare.ts --minutes 5 --backend wasm
  *
  * Options: --minutes (per model, default 5), --clock cpu|wall (default cpu: the same CPU time for both
- * models, fair on a shared machine), --backend, --out (default out/compare), --fd-n (128), --seed.
+ * models, fair on a shared machine), --backend, --out (default out/compare), --fd-n (128), --seed,
+ * --models (comma-separated subset of RIN,transformer,unet; default all three).
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { parseArgs } from 'node:util';
@@ -15,7 +17,7 @@ import { join, resolve } from 'node:path';
 import { Rng, lossCurvePng, writePng, type BrickConfig } from '@brickml/core';
 import {
   GaussianDiffusion, budgetClock, ShapesFD, classGridPng, denoiserFlops, diffusionTrainer, evaluateShapesFD, sampleClassGrid, shapesDiffusionConfig,
-  shapesRinConfig, shapesTrainingData, shapesTransformerConfig, trainWithBudget,
+  shapesRinConfig, shapesTrainingData, shapesTransformerConfig, shapesUNetConfig, trainWithBudget,
 } from '../src/index.js';
 import { setupBackend } from '../scripts/backend.js';
 
@@ -27,6 +29,7 @@ const { values: args } = parseArgs({
     out: { type: 'string', default: 'out/compare' },
     'fd-n': { type: 'string', default: '128' },
     seed: { type: 'string', default: '0' },
+    models: { type: 'string', default: 'RIN,transformer,unet' },
   },
 });
 const seconds = Number(args.minutes) * 60;
@@ -36,10 +39,16 @@ const backend = await setupBackend(args.backend);
 console.log(`backend: ${backend.line}`);
 await mkdir(out, { recursive: true });
 const metric = await ShapesFD.load();
+const allModels: Array<[string, BrickConfig]> = [['RIN', shapesRinConfig()], ['transformer', shapesTransformerConfig()], ['unet', shapesUNetConfig()]];
+const wanted = (args.models ?? '').split(',').map((m) => m.trim()).filter((m) => m.length > 0);
+const unknown = wanted.filter((m) => !allModels.some(([name]) => name === m));
+if (unknown.length > 0 || wanted.length === 0) {
+  throw new Error(`compare: option --models expected a comma-separated subset of ${allModels.map(([n]) => n).join(',')}, got '${args.models}'`);
+}
 
 const rows: Array<Record<string, unknown>> = [];
 const series = [];
-for (const [name, denoiser] of [['RIN', shapesRinConfig()], ['transformer', shapesTransformerConfig()]] as Array<[string, BrickConfig]>) {
+for (const [name, denoiser] of allModels.filter(([n]) => wanted.includes(n))) {
   const model = new GaussianDiffusion(shapesDiffusionConfig({ denoiser }), { rng: new Rng(seed) });
   const { data, toData } = shapesTrainingData(16, 64, seed + 1);
   // Cosine horizon: what the budget allows at the speed of the first 10 steps.
@@ -74,10 +83,10 @@ for (const [name, denoiser] of [['RIN', shapesRinConfig()], ['transformer', shap
   parts.dispose();
   model.dispose();
 }
-await writePng(join(out, 'loss.png'), await lossCurvePng(series, { title: `RIN vs transformer, ${args.minutes} min each`, smoothing: 0.9 }));
+await writePng(join(out, 'loss.png'), await lossCurvePng(series, { title: `${rows.map((r) => r.model).join(' vs ')}, ${args.minutes} min each`, smoothing: 0.9 }));
 await writeFile(join(out, 'compare.json'), `${JSON.stringify({ backend: backend.engine, minutesEach: Number(args.minutes), clock: args.clock, rows }, null, 2)}\n`);
 console.table(rows);
-const [r, t] = rows as Array<{ shapesFD: number }>;
-console.log(r.shapesFD < t.shapesFD ? `RIN wins: shapesFD ${r.shapesFD} vs ${t.shapesFD}` : `the transformer wins: shapesFD ${t.shapesFD} vs RIN ${r.shapesFD}`);
+const ranked = [...(rows as Array<{ model: string; shapesFD: number }>)].sort((a, b) => a.shapesFD - b.shapesFD);
+console.log(ranked.length > 1 ? `${ranked[0].model} wins: shapesFD ${ranked.map((r) => `${r.model} ${r.shapesFD}`).join(', ')}` : `${ranked[0].model}: shapesFD ${ranked[0].shapesFD}`);
 console.log(`wrote ${out}/ (compare.json, loss.png, *-samples.png)`);
 void tf;

@@ -5,8 +5,9 @@
 import { RinNetwork, attentionFlops, mlpFlops, rinNetworkFlops } from '@brickml/attention';
 import type { Module } from '@brickml/core';
 import { TransformerDenoiser } from './denoisers/transformer-denoiser.js';
+import { UNetDenoiser } from './denoisers/unet-denoiser.js';
 
-/** FLOPs of one forward pass of a `RinNetwork` or `TransformerDenoiser` on `batch` inputs. */
+/** FLOPs of one forward pass of a `RinNetwork`, `TransformerDenoiser` or `UNetDenoiser` on `batch` inputs. */
 export function denoiserFlops(denoiser: Module, batch: number): number {
   if (denoiser instanceof RinNetwork) return rinNetworkFlops(denoiser, batch);
   if (denoiser instanceof TransformerDenoiser) {
@@ -20,5 +21,6 @@ export function denoiserFlops(denoiser: Module, batch: number): number {
     }
     return total;
   }
-  throw new Error(`denoiserFlops: no FLOP count for ${denoiser.typeName} (RinNetwork and TransformerDenoiser are supported)`);
+  if (denoiser instanceof UNetDenoiser) return denoiser.flops(batch); // convolutions as matrix products
+  throw new Error(`denoiserFlops: no FLOP count for ${denoiser.typeName} (RinNetwork, TransformerDenoiser and UNetDenoiser are supported)`);
 }

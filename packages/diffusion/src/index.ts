@@ -32,3 +32,4 @@ export * from './viz.js';
 export * from './pipelines/image.js';
 export * from './pipelines/video.js';
 export * from './flops.js';
+export * from './denoisers/unet-denoiser.js';

@@ -1,0 +1,375 @@
+/**
+ * `UNetDenoiser`: a small class-conditional convolutional U-Net (DDPM/ADM style, much reduced), the
+ * strong baseline beside RIN and the plain transformer (spec-notes: in PyTorch such a net reached
+ * shapesFD 42 / 21 after 1,000 / 2,000 steps on 16×16 `shapes`). Same {@link Denoiser} interface.
+ *
+ * ```text
+ * emb  = noise_embed(sinusoid(1000·γ)) + class_embed(label)          [B, E]   (label numClasses = null)
+ * h    = stem(x)                                                     [B, H, W, w0]   3×3 conv, channels last
+ * down: level i = 0 … L−1: h = blocks_i(h, emb); skip_i = h; h = avgpool2(h) (not after the last)
+ * up:   level i = L−2 … 0: h = blocks_i(concat(upsample2(h), skip_i), emb)  nearest-neighbour ×2 (broadcast)
+ * out  = out_conv(silu(out_norm(h)))                                 [B, C, H, W]    zero-initialised
+ * ResBlock(x, emb) = skip(x) + conv2(silu(norm2(conv1(silu(norm1(x))) + emb_proj(silu(emb)))))
+ * ```
+ * GroupNorm over channels, SiLU, 3×3 convs (zero padding 1); the conditioning is added to the
+ * channels of every residual block; `conv2` of each block and `out_conv` start at zero, so every
+ * block starts as its skip path and the output starts at exactly 0. `skip` is a 1×1 conv (a
+ * `Linear` over channels) where the width changes, else the identity. No self-conditioning.
+ *
+ * Convolutions: tfjs-backend-wasm 4.22 has `Conv2D` and `Conv2DBackpropInput` but no
+ * `Conv2DBackpropFilter`, so `tf.conv2d` cannot be trained there. {@link conv3x3} has four
+ * implementations: `native` (`tf.conv2d` with tfjs's gradients, where the backend has all three
+ * kernels: cpu, WebGPU, WebGL), `hybrid` (`Conv2D` forward, the input gradient as a `Conv2D` of dy
+ * with the flipped filter, the filter gradient as nine plain matrix products), `im2col` (nine shifted
+ * windows concatenated on channels and one matmul, tfjs autodiff) and `conv3d` (`tf.conv3d` over a
+ * depth-1 volume). `auto` takes `native` where it can, else `hybrid` (fastest on wasm, see
+ * {@link defaultConvImpl}).
+ *
+ * Parameters: conv weights `[3, 3, Cin, Cout]` (tfjs HWIO layout, *not* PyTorch's OIHW; init
+ * U(±1/√(9·Cin)) as PyTorch's conv default), biases `[Cout]`; GroupNorm `weight`/`bias` `[C]`.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import { z } from 'zod';
+import {
+  BrickConfigError,
+  Embedding,
+  Linear,
+  MLP,
+  Module,
+  ShapeError,
+  formatShape,
+  globalRng,
+  matmul,
+  parameter,
+  parseConfig,
+  registerBrick,
+  schemas,
+  silu,
+  type BrickOptions,
+  type Parameter,
+  type Rng,
+} from '@brickml/core';
+import { sinusoidalEmbedding } from '@brickml/attention';
+import type { DenoiserCallOptions, DenoiserOutput } from '../denoiser.js';
+
+/** How {@link conv3x3} computes (see the module comment). */
+export type ConvImpl = 'native' | 'hybrid' | 'conv3d' | 'im2col';
+
+const NATIVE_CONV_KERNELS = ['Conv2D', 'Conv2DBackpropInput', 'Conv2DBackpropFilter'];
+
+/**
+ * `native` where the active backend has `tf.conv2d` and both its gradients, else `hybrid` where it
+ * has the forward and input-gradient kernels (wasm 4.22), else `im2col`. Measured on
+ * tfjs-backend-wasm 4.22 (XNNPACK, 1 thread, shared 2-core machine; forward + backward of one 3×3
+ * conv at batch 64, median ms; script `out/conv-bench.ts`, not shipped):
+ *
+ * | shape (batch 64)  | hybrid    | im2col (autodiff) | conv3d |
+ * |-------------------|-----------|-------------------|--------|
+ * | 16×16, 32 → 32    | 57 / 79   | 156               | 1,212  |
+ * | 16×16, 96 → 32    | 164 / 240 | 405               | 3,552  |
+ * | 8×8, 64 → 64      | 54 / 76   | 62                | 767    |
+ * | 16×16, 3 → 32     | 34 / 69   | 26                | 76     |
+ *
+ * (hybrid measured twice in the same run, first and last; the machine is shared, so ±40%). A
+ * 16×16 U-Net training step at batch 64 (widths 24/48) took ~0.6 s with `hybrid` (autodiff of
+ * `im2col` spends most of its time in the `SplitV` that undoes the channel concat). On wasm all
+ * agree with cpu's `tf.conv2d` to 1.5e-6 (forward); hybrid's gradients to 2e-6 (dx) and 8e-6 (dW).
+ */
+export function defaultConvImpl(): ConvImpl {
+  const backend = tf.getBackend();
+  const has = (k: string) => tf.getKernel(k, backend) !== undefined;
+  if (NATIVE_CONV_KERNELS.every(has)) return 'native';
+  return has('Conv2D') && has('Conv2DBackpropInput') ? 'hybrid' : 'im2col';
+}
+
+/** Nine shifted windows of the zero-padded input, concatenated on channels: [N, H, W, C] → [N·H·W, 9·C] in (dy, dx, c) order. */
+function im2col(h: tf.Tensor): tf.Tensor {
+  return tf.tidy(() => {
+    const [n, rows, cols, c] = h.shape;
+    const padded = tf.pad(h, [[0, 0], [1, 1], [1, 1], [0, 0]]);
+    const taps: tf.Tensor[] = [];
+    for (let dy = 0; dy < 3; dy++) for (let dx = 0; dx < 3; dx++) taps.push(tf.slice(padded, [0, dy, dx, 0], [n, rows, cols, c]));
+    return tf.reshape(tf.concat(taps, 3), [n * rows * cols, 9 * c]); // (dy, dx, c) order = HWIO weight flattened
+  });
+}
+
+/**
+ * Only `Conv2D` (XNNPACK on wasm) and plain matrix products, forward and backward:
+ * - y  = conv2d(x, W);
+ * - dx = conv2d(dy, W′) with W′[i, j, co, ci] = W[2 − i, 2 − j, ci, co] (the input gradient of a
+ *   stride-1 'same' 3×3 conv is a 3×3 conv of dy with the flipped, transposed filter);
+ * - dW[i, j] = x_ijᵀ · dy for the nine shifted windows x_ij of the padded x, computed as
+ *   dyᵀ · x_ij with core's `matmul` so that only dy (Cout wide) is transposed.
+ */
+const hybridConv = tf.customGrad(((x: tf.Tensor4D, w: tf.Tensor4D, save: tf.GradSaveFunc) => {
+  save([x, w]);
+  return {
+    value: tf.conv2d(x, w, 1, 'same'),
+    gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+      const [xs, ws] = saved as [tf.Tensor4D, tf.Tensor4D];
+      const [n, rows, cols, cout] = dy.shape;
+      const cin = xs.shape[3];
+      const flipped = tf.transpose(tf.reverse(ws, [0, 1]), [0, 1, 3, 2]) as tf.Tensor4D; // [3, 3, Cout, Cin]
+      const dx = tf.conv2d(dy as tf.Tensor4D, flipped, 1, 'same');
+      const dyT = tf.transpose(tf.reshape(dy, [n * rows * cols, cout])); // [Cout, N·H·W]
+      const padded = tf.pad(xs, [[0, 0], [1, 1], [1, 1], [0, 0]]);
+      const taps: tf.Tensor[] = [];
+      for (let i = 0; i < 3; i++) {
+        for (let j = 0; j < 3; j++) {
+          const win = tf.reshape(tf.slice(padded, [0, i, j, 0], [n, rows, cols, cin]), [n * rows * cols, cin]);
+          taps.push(tf.reshape(matmul(dyT, win), [1, cout, cin])); // [1, Cout, Cin]
+        }
+      }
+      const dw = tf.reshape(tf.transpose(tf.concat(taps, 0), [0, 2, 1]), [3, 3, cin, cout]);
+      return [dx, dw];
+    },
+  };
+}) as unknown as Parameters<typeof tf.customGrad>[0]) as unknown as (x: tf.Tensor4D, w: tf.Tensor4D) => tf.Tensor4D;
+
+/**
+ * 3×3 convolution (cross-correlation), stride 1, zero padding 1, with bias, channels last:
+ * h `[N, H, W, Cin]`, weight `[3, 3, Cin, Cout]`, bias `[Cout]` → `[N, H, W, Cout]`.
+ */
+export function conv3x3(h: tf.Tensor, weight: tf.Tensor, bias: tf.Tensor, impl: ConvImpl = defaultConvImpl()): tf.Tensor {
+  return tf.tidy(() => {
+    const [n, rows, cols, cin] = h.shape;
+    const cout = weight.shape[3] as number;
+    if (h.rank !== 4 || weight.rank !== 4 || weight.shape[0] !== 3 || weight.shape[1] !== 3 || weight.shape[2] !== cin) {
+      throw new ShapeError(`conv3x3: expected h [N, H, W, Cin] and weight [3, 3, Cin, Cout], got h ${formatShape(h.shape)} and weight ${formatShape(weight.shape)}`);
+    }
+    if (impl === 'native') return tf.add(tf.conv2d(h as tf.Tensor4D, weight as tf.Tensor4D, 1, 'same'), bias);
+    if (impl === 'hybrid') return tf.add(hybridConv(h as tf.Tensor4D, weight as tf.Tensor4D), bias);
+    if (impl === 'conv3d') {
+      const y = tf.conv3d(tf.reshape(h, [n, 1, rows, cols, cin]) as tf.Tensor5D, tf.reshape(weight, [1, 3, 3, cin, cout]) as tf.Tensor5D, 1, 'same');
+      return tf.add(tf.reshape(y, [n, rows, cols, cout]), bias);
+    }
+    const y = matmul(im2col(h), tf.reshape(weight, [9 * cin, cout]));
+    return tf.reshape(tf.add(y, bias), [n, rows, cols, cout]);
+  });
+}
+
+/**
+ * Nearest-neighbour ×2 upsampling, [N, H, W, C] → [N, 2H, 2W, C], as a broadcast product with ones
+ * (gradient: a sum; `tf.broadcastTo`/`tf.tile` have no gradient above rank 4).
+ * Not `tf.image.resizeNearestNeighbor`: tfjs-backend-cpu 4.22's `ResizeNearestNeighborGrad` returns
+ * wrong values (max error 5.6 on a [2, 4, 4, 3] → [2, 8, 8, 3] check, where wasm's kernel and this
+ * function agree with each other and with finite differences), and the tests run on cpu.
+ */
+export function upsample2(h: tf.Tensor): tf.Tensor {
+  return tf.tidy(() => {
+    const [n, rows, cols, c] = h.shape;
+    return tf.reshape(tf.mul(tf.reshape(h, [n * rows, 1, cols, 1, c]), tf.ones([1, 2, 1, 2, 1])), [n, 2 * rows, 2 * cols, c]);
+  });
+}
+
+/** A 3×3 convolution brick part: `weight` [3, 3, Cin, Cout], `bias` [Cout]. */
+export class Conv3x3 extends Module {
+  readonly weight: Parameter;
+  readonly bias: Parameter;
+  constructor(readonly inChannels: number, readonly outChannels: number, rng: Rng, zeroInit = false, readonly impl: ConvImpl | 'auto' = 'auto') {
+    super();
+    const bound = 1 / Math.sqrt(9 * inChannels);
+    this.weight = parameter(zeroInit ? tf.zeros([3, 3, inChannels, outChannels]) : rng.uniformTensor([3, 3, inChannels, outChannels], -bound, bound));
+    this.bias = parameter(tf.zeros([outChannels]));
+  }
+
+  /** x [N, H, W, Cin] → [N, H, W, Cout] */
+  forward(x: tf.Tensor): tf.Tensor {
+    this.checkShape('x', x, [null, null, null, this.inChannels]);
+    return conv3x3(x, this.weight, this.bias, this.impl === 'auto' ? defaultConvImpl() : this.impl);
+  }
+}
+
+/** Group normalisation over channels-last maps: x [N, H, W, C], `groups` | C; `weight` (1) and `bias` (0) [C]. */
+export class GroupNorm extends Module {
+  readonly weight: Parameter;
+  readonly bias: Parameter;
+  constructor(readonly channels: number, readonly groups: number, readonly eps: number) {
+    super();
+    if (channels % groups !== 0) throw new BrickConfigError(`GroupNorm: ${channels} channels are not divisible into ${groups} groups`);
+    this.weight = parameter(tf.ones([channels]));
+    this.bias = parameter(tf.zeros([channels]));
+  }
+
+  /** x [N, H, W, C] → [N, H, W, C] */
+  forward(x: tf.Tensor): tf.Tensor {
+    this.checkShape('x', x, [null, null, null, this.channels]);
+    return tf.tidy(() => {
+      const [n, h, w, c] = x.shape;
+      const g = tf.reshape(x, [n, h * w, this.groups, c / this.groups]);
+      const { mean, variance } = tf.moments(g, [1, 3], true);
+      const normed = tf.reshape(tf.mul(tf.sub(g, mean), tf.rsqrt(tf.add(variance, this.eps))), [n, h, w, c]);
+      return tf.add(tf.mul(normed, this.weight), this.bias);
+    });
+  }
+}
+
+/** Residual block with the conditioning added to its channels (see the module comment). */
+export class UNetResBlock extends Module {
+  readonly norm1: GroupNorm;
+  readonly conv1: Conv3x3;
+  readonly emb_proj: Linear;
+  readonly norm2: GroupNorm;
+  readonly conv2: Conv3x3;
+  readonly skip: Linear | null;
+  constructor(readonly inChannels: number, readonly outChannels: number, embedDim: number, groups: number, eps: number, impl: ConvImpl | 'auto', rng: Rng) {
+    super();
+    this.norm1 = new GroupNorm(inChannels, groups, eps);
+    this.conv1 = new Conv3x3(inChannels, outChannels, rng, false, impl);
+    this.emb_proj = new Linear({ inFeatures: embedDim, outFeatures: outChannels, init: 'kaimingUniform' }, { rng });
+    this.norm2 = new GroupNorm(outChannels, groups, eps);
+    this.conv2 = new Conv3x3(outChannels, outChannels, rng, true, impl);
+    this.skip = inChannels === outChannels ? null : new Linear({ inFeatures: inChannels, outFeatures: outChannels, init: 'kaimingUniform' }, { rng });
+  }
+
+  /** x [B, H, W, Cin], embAct = silu(emb) [B, E] → [B, H, W, Cout] */
+  forward(x: tf.Tensor, embAct: tf.Tensor): tf.Tensor {
+    return tf.tidy(() => {
+      const b = x.shape[0];
+      let h = this.conv1.forward(silu(this.norm1.forward(x)));
+      h = tf.add(h, tf.reshape(this.emb_proj.forward(embAct), [b, 1, 1, this.outChannels]));
+      h = this.conv2.forward(silu(this.norm2.forward(h)));
+      return tf.add(this.skip ? this.skip.forward(x) : x, h);
+    });
+  }
+}
+
+const UNetDenoiserSchema = z
+  .object({
+    channels: schemas.positiveInt.default(3),
+    /** `[H, W]` (images only); H and W divisible by 2^(levels − 1). */
+    inputSize: z.array(schemas.positiveInt).length(2),
+    /** Channel width per resolution, highest first (default 32 at H×W, 64 at H/2×W/2). */
+    widths: z.array(schemas.positiveInt).min(1).default([32, 64]),
+    /** Residual blocks per resolution on the way down and on the way up. */
+    blocksPerLevel: schemas.positiveInt.default(1),
+    /** GroupNorm groups (must divide every width and every concat width). */
+    groups: schemas.positiveInt.default(8),
+    /** Width of the conditioning vector (noise MLP output, class embedding). */
+    embedDim: schemas.positiveInt.default(128),
+    /** Width of the sinusoidal noise embedding (even). */
+    noiseEmbedDim: schemas.positiveInt.default(32),
+    /** Multiplier of γ before the sinusoid (RIN: 1000). */
+    timeScale: schemas.positive.default(1000),
+    /** Classes (0 = unconditional); one extra null row (id = numClasses). */
+    numClasses: schemas.nonNegativeInt.default(0),
+    /** GroupNorm epsilon. */
+    eps: schemas.positive.default(1e-5),
+    /** Convolution implementation (`auto`: see `defaultConvImpl`). */
+    convImpl: z.enum(['auto', 'native', 'hybrid', 'conv3d', 'im2col']).default('auto'),
+  })
+  .strict();
+/** Config of {@link UNetDenoiser}. */
+export type UNetDenoiserConfig = z.input<typeof UNetDenoiserSchema>;
+type Parsed = z.output<typeof UNetDenoiserSchema>;
+
+/** A small class-conditional conv U-Net denoiser for images (see the module comment). */
+export class UNetDenoiser extends Module {
+  static readonly type = 'UNetDenoiser';
+  static readonly schema = UNetDenoiserSchema;
+  readonly config: Parsed & { selfCondition: false };
+  readonly noise_embed: MLP;
+  readonly class_embed: Embedding | null;
+  readonly stem: Conv3x3;
+  /** `down[i]`: the blocks of resolution i on the way down. */
+  readonly down: UNetResBlock[][];
+  /** `up[i]`: the blocks of resolution i on the way up (i < levels − 1). */
+  readonly up: UNetResBlock[][];
+  readonly out_norm: GroupNorm;
+  readonly out_conv: Conv3x3;
+
+  constructor(config: UNetDenoiserConfig, { rng = globalRng() }: BrickOptions = {}) {
+    super();
+    const c = parseConfig(UNetDenoiser, config);
+    this.config = { ...c, selfCondition: false };
+    const w = c.widths;
+    const levels = w.length;
+    const f = 2 ** (levels - 1);
+    const [h, wd] = c.inputSize;
+    if (h % f !== 0 || wd % f !== 0) {
+      throw new BrickConfigError(`UNetDenoiser: config field 'inputSize' [${c.inputSize.join(', ')}] must be divisible by ${f} (2^(levels − 1) for ${levels} widths)`);
+    }
+    if (c.noiseEmbedDim % 2 !== 0) throw new BrickConfigError(`UNetDenoiser: config field 'noiseEmbedDim' must be even, got ${c.noiseEmbedDim}`);
+    for (let i = 0; i < levels; i++) {
+      const concat = i < levels - 1 ? w[i] + w[i + 1] : w[i];
+      if (w[i] % c.groups !== 0 || concat % c.groups !== 0) {
+        throw new BrickConfigError(`UNetDenoiser: config field 'groups' ${c.groups} must divide every width and every skip-concat width, got widths [${w.join(', ')}] (level ${i}: ${w[i]}, concat ${concat})`);
+      }
+    }
+    this.noise_embed = new MLP({ dim: c.noiseEmbedDim, hidden: c.embedDim, outDim: c.embedDim, activation: 'silu' }, { rng });
+    this.class_embed = c.numClasses > 0 ? new Embedding({ numEmbeddings: c.numClasses + 1, dim: c.embedDim }, { rng }) : null;
+    this.stem = new Conv3x3(c.channels, w[0], rng, false, c.convImpl);
+    const block = (cin: number, cout: number) => new UNetResBlock(cin, cout, c.embedDim, c.groups, c.eps, c.convImpl, rng);
+    this.down = w.map((wi, i) => Array.from({ length: c.blocksPerLevel }, (_, j) => block(j === 0 ? w[Math.max(0, i - 1)] : wi, wi)));
+    this.up = w.slice(0, -1).map((wi, i) => Array.from({ length: c.blocksPerLevel }, (_, j) => block(j === 0 ? wi + w[i + 1] : wi, wi)));
+    this.out_norm = new GroupNorm(w[0], c.groups, c.eps);
+    this.out_conv = new Conv3x3(w[0], c.channels, rng, true, c.convImpl);
+  }
+
+  /** x `[B, C, H, W]` → output `[B, C, H, W]` (no latents). */
+  forward(x: tf.Tensor, options: DenoiserCallOptions): DenoiserOutput {
+    const c = this.config;
+    const where = `UNetDenoiser${this.path ? ` '${this.path}'` : ''}`;
+    this.checkShape('x', x, [null, c.channels, c.inputSize[0], c.inputSize[1]]);
+    const b = x.shape[0];
+    if (!options?.noiseLevel || options.noiseLevel.size !== b) {
+      throw new ShapeError(`${where}: option 'noiseLevel' expected shape [${b}], got ${options?.noiseLevel ? formatShape(options.noiseLevel.shape) : 'nothing'}`);
+    }
+    if (options.classLabels && !this.class_embed) throw new ShapeError(`${where}: 'classLabels' given but config numClasses is 0`);
+    if (options.classLabels && options.classLabels.size !== b) {
+      throw new ShapeError(`${where}: option 'classLabels' expected shape [${b}], got ${formatShape(options.classLabels.shape)}`);
+    }
+    if (options.prevLatents) throw new ShapeError(`${where}: 'prevLatents' given but a UNetDenoiser does not self-condition`);
+    return tf.tidy(() => {
+      const s = sinusoidalEmbedding(tf.mul(tf.reshape(options.noiseLevel, [b]), c.timeScale), c.noiseEmbedDim);
+      let emb = this.noise_embed.forward(s); // [B, E]
+      if (this.class_embed) {
+        // int32 labels are used as they are (a copy made here would be freed before the backward
+        // pass, which core's embedding gradient reads on wasm; see TransformerDenoiser).
+        const ids = options.classLabels
+          ? options.classLabels.dtype === 'int32' ? options.classLabels : tf.cast(options.classLabels, 'int32')
+          : tf.fill([b], c.numClasses, 'int32');
+        emb = tf.add(emb, this.class_embed.forward(ids));
+      }
+      const embAct = silu(emb);
+      let h = this.stem.forward(tf.transpose(x, [0, 2, 3, 1])); // [B, H, W, w0]
+      const skips: tf.Tensor[] = [];
+      const levels = c.widths.length;
+      for (let i = 0; i < levels; i++) {
+        for (const blk of this.down[i]) h = blk.forward(h, embAct);
+        if (i < levels - 1) {
+          skips.push(h);
+          h = tf.avgPool(h as tf.Tensor4D, 2, 2, 'valid'); // [B, H/2, W/2, w_i]
+        }
+      }
+      for (let i = levels - 2; i >= 0; i--) {
+        h = tf.concat([upsample2(h), skips[i]], 3); // [B, ·, ·, w_{i+1} + w_i]
+        for (const blk of this.up[i]) h = blk.forward(h, embAct);
+      }
+      const y = this.out_conv.forward(silu(this.out_norm.forward(h))); // [B, H, W, C]
+      const out: DenoiserOutput = { output: tf.transpose(y, [0, 3, 1, 2]) };
+      return out as unknown as tf.TensorContainer;
+    }) as unknown as DenoiserOutput;
+  }
+
+  /** Forward FLOPs on `batch` images (convolutions, 1×1 skips, the conditioning MLPs; a multiply-add = 2). */
+  flops(batch: number): number {
+    const c = this.config;
+    const [h, w] = c.inputSize;
+    const px = (i: number) => (h * w) / 4 ** i;
+    const conv = (i: number, cin: number, cout: number) => 2 * px(i) * 9 * cin * cout;
+    let total = conv(0, c.channels, c.widths[0]) + conv(0, c.widths[0], c.channels);
+    const blockFlops = (i: number, blk: UNetResBlock) =>
+      conv(i, blk.inChannels, blk.outChannels) + conv(i, blk.outChannels, blk.outChannels) + (blk.skip ? 2 * px(i) * blk.inChannels * blk.outChannels : 0) + 2 * c.embedDim * blk.outChannels;
+    this.down.forEach((blocks, i) => blocks.forEach((blk) => (total += blockFlops(i, blk))));
+    this.up.forEach((blocks, i) => blocks.forEach((blk) => (total += blockFlops(i, blk))));
+    total += 2 * (c.noiseEmbedDim * c.embedDim + c.embedDim * c.embedDim);
+    return batch * total;
+  }
+
+  override toConfig() {
+    const { selfCondition: _s, ...c } = this.config;
+    return { type: UNetDenoiser.type, ...c };
+  }
+}
+registerBrick(UNetDenoiser);
