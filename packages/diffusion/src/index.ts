@@ -33,3 +33,5 @@ export * from './pipelines/image.js';
 export * from './pipelines/video.js';
 export * from './flops.js';
 export * from './denoisers/unet-denoiser.js';
+export * from './denoisers/conv3x3.js';
+export * from './denoisers/group-norm.js';
