@@ -5,7 +5,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 
 // A global symbol, so two bundled copies of core agree that a kernel was already replaced.
-const REPLACED = Symbol.for('brickml.replacedWasmKernel');
+const REPLACED = Symbol.for('brickml.replacedKernel');
 
 /**
  * Registers `make(original)` as kernel `name` of `backendName` in place of tfjs's. Returns false

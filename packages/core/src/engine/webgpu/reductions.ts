@@ -39,8 +39,9 @@ function twoStage(original: KernelFn): KernelFn {
     const trailing = axes.every((a, i) => a === rank - axes.length + i);
     const reduced = axes.reduce((p, a) => p * x.shape[a], 1);
     const outer = tf.util.sizeFromShape(x.shape) / Math.max(reduced, 1);
-    const m = chunkSize(reduced);
-    if (x.dtype !== 'float32' || !trailing || axes.length === 0 || outer > MAX_OUTPUTS || reduced < MIN_REDUCED || m === 0) return original(args);
+    if (x.dtype !== 'float32' || !trailing || axes.length === 0 || outer > MAX_OUTPUTS || reduced < MIN_REDUCED) return original(args);
+    const m = chunkSize(reduced); // searched only for the reductions that may be split (every Sum/Mean passes here)
+    if (m === 0) return original(args);
     const reshape = tf.getKernel('Reshape', 'webgpu')!.kernelFunc as unknown as KernelFn;
     const { backend } = args;
     const k = reduced / m;
