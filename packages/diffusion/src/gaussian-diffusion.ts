@@ -442,10 +442,8 @@ export class GaussianDiffusion extends Module {
         x0 = predictionToX0(objective, pred, xt, gb);
       }
       // frames: [−b, b]; residual: b·r̂ with x_{k−1} + 2·r̂ ∈ [−1, 1], i.e. b·r̂ ∈ [−b·(1 + x_{k−1})/2, b·(1 − x_{k−1})/2]
-      const x0c =
-        this.config.residualFrom === 'lastContext' && ctx
-          ? tf.minimum(tf.maximum(x0, tf.mul(tf.add(this.lastFrame(ctx), bs), -0.5)), tf.mul(tf.sub(bs, this.lastFrame(ctx)), 0.5))
-          : tf.clipByValue(x0, -bs, bs);
+      const last = this.config.residualFrom === 'lastContext' && ctx ? this.lastFrame(ctx) : null; // b·x_{k−1} [B, 1, C, H, W]
+      const x0c = last ? tf.minimum(tf.maximum(x0, tf.mul(tf.add(last, bs), -0.5)), tf.mul(tf.sub(bs, last), 0.5)) : tf.clipByValue(x0, -bs, bs);
       const result: DenoiseResult = {
         x0: x0c,
         eps: epsFromX0(x0c, xt, gb),
