@@ -2,7 +2,7 @@
  * Install only what you need, tested as a user would: every package is packed with `npm pack`, and
  * each technique package is installed **alone** — its tarball, the tarballs of its declared
  * @brickml dependencies, and the engine (`@tensorflow/tfjs-core`, `-backend-cpu`) from the npm
- * cache (`npm install --offline`, no workspace links) — into a fresh temporary project, where its
+ * cache when it holds them, else the registry (`npm install --prefer-offline`, no workspace links; `npm ci` caches tarballs but not the registry metadata that an offline install needs, so `--offline` fails on a new machine) — into a fresh temporary project, where its
  * README snippet runs with plain `node`. A package that is not installed fails to import with a
  * message naming it.
  *
@@ -107,7 +107,7 @@ describe.each(TECHNIQUES.map((t) => [t] as const))('%s installed alone', (name) 
     await sh('mkdir', ['-p', project], work);
     writeFileSync(join(project, 'package.json'), `${JSON.stringify({ name: 'brickml-install-test', private: true, type: 'module' }, null, 2)}\n`);
     const tarballs = pkgs.map((p) => packed.get(p.name)!.tarball);
-    await sh('npm', ['install', '--offline', '--no-audit', '--no-fund', '--loglevel=error', ...tarballs, ...ENGINE], project, 600_000, cleanEnv());
+    await sh('npm', ['install', '--prefer-offline', '--no-audit', '--no-fund', '--loglevel=error', ...tarballs, ...ENGINE], project, 600_000, cleanEnv());
   }, 900_000);
 
   it('installs only the package and its declared dependencies, from tarballs', () => {

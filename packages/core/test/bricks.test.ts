@@ -93,7 +93,7 @@ describe('bricks compute', () => {
     expect(Array.from(await a.fc1.weight.data())).not.toEqual(Array.from(await c.fc1.weight.data()));
   });
   it('truncNormal init has the right spread and zeroInit gives zeros', async () => {
-    const l = new Linear({ inFeatures: 256, outFeatures: 256 }, { rng: new Rng(0) });
+    const l = new Linear({ inFeatures: 256, outFeatures: 256, init: 'truncNormal' }, { rng: new Rng(0) });
     const w = await l.weight.data();
     let s = 0, mx = 0;
     for (const v of w) { s += v * v; mx = Math.max(mx, Math.abs(v)); }
@@ -101,8 +101,10 @@ describe('bricks compute', () => {
     expect(std).toBeGreaterThan(0.0165); // truncation at 2σ shrinks the std to ≈ 0.88σ
     expect(std).toBeLessThan(0.0185);
     expect(mx).toBeLessThanOrEqual(0.04 + 1e-7);
+    expect(Array.from(await l.bias!.data()).every((v) => v === 0)).toBe(true); // an explicit truncNormal keeps zero biases
     const z = new Linear({ inFeatures: 4, outFeatures: 4, zeroInit: true });
     expect(Array.from(await z.weight.data()).every((v) => v === 0)).toBe(true);
+    expect(Array.from(await z.bias!.data()).every((v) => v === 0)).toBe(true);
   });
   it('Dropout zeroes the expected fraction, rescales, and is the identity in eval', async () => {
     const d = new Dropout({ p: 0.25 });

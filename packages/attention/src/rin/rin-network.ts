@@ -177,7 +177,9 @@ export class RinNetwork extends Module {
       throw new BrickConfigError(`${where}: config field 'noiseEmbedDim' must be even, got ${this._noiseDim}`);
     }
 
-    const patch = { channels: c.channels, patchSize: c.patchSize, tubelet: c.tubelet, dim: C };
+    // RIN's own initialisation (pix2seq / ViT): truncated normal, std 0.02, zero biases — pinned here, not
+    // inherited from core's defaults (which follow PyTorch's nn.Linear).
+    const patch = { channels: c.channels, patchSize: c.patchSize, tubelet: c.tubelet, dim: C, init: 'truncNormal' as const };
     this.stem = new PatchEmbed(patch, { rng });
     this.stem_ln = new LayerNorm({ dim: C, eps: c.eps });
     const gridDims = video ? [this.grid.frames, this.grid.rows, this.grid.cols] : [this.grid.rows, this.grid.cols];
@@ -187,9 +189,9 @@ export class RinNetwork extends Module {
         : new SinCosPositionEncoding({ dim: C, grid: gridDims });
     this.latents = parameter(rng.truncatedNormalTensor([c.numLatents, D], c.latentInitStd));
     this.noise_embed = c.noiseCondition
-      ? new MLP({ dim: this._noiseDim, hidden: D, outDim: D, activation: 'silu' }, { rng })
+      ? new MLP({ dim: this._noiseDim, hidden: D, outDim: D, activation: 'silu', init: 'truncNormal' }, { rng })
       : null;
-    this.class_embed = c.numClasses > 0 ? new Embedding({ numEmbeddings: c.numClasses + 1, dim: D }, { rng }) : null;
+    this.class_embed = c.numClasses > 0 ? new Embedding({ numEmbeddings: c.numClasses + 1, dim: D, initStd: 0.02 }, { rng }) : null;
     const { numLatents: _n, numBlocks: _b, computeLayers: _k, inputSize: _s, channels: _c, patchSize: _p, tubelet: _t,
       position: _pos, noiseCondition: _nc, timeScale: _ts, noiseEmbedDim: _nd, numClasses: _cl, selfCondition: _sc,
       latentInitStd: _li, ...blockFields } = c;
@@ -199,7 +201,7 @@ export class RinNetwork extends Module {
     // Self-conditioning parts are drawn last, so the same seed gives the same other parameters with it on or off.
     this.latent_prev_norm = c.selfCondition ? new LayerNorm({ dim: D, eps: c.eps }) : null;
     this.latent_prev_mlp = c.selfCondition
-      ? new MLP({ dim: D, hidden: Math.max(1, Math.round(c.latentMlpRatio * D)) }, { rng })
+      ? new MLP({ dim: D, hidden: Math.max(1, Math.round(c.latentMlpRatio * D)), init: 'truncNormal' }, { rng })
       : null;
     this.latent_prev_ln = c.selfCondition ? new LayerNorm({ dim: D, eps: c.eps, zeroInit: true }) : null;
     this.namedModules();

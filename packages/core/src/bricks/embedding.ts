@@ -11,13 +11,16 @@ const EmbeddingSchema = z
     numEmbeddings: schemas.positiveInt,
     /** Width of each row. */
     dim: schemas.positiveInt,
-    /** Std of the normal initialisation (PyTorch uses 1; transformers 0.02). */
-    initStd: schemas.positive.default(0.02),
+    /**
+     * Std of the N(0, std²) initialisation. Default 1, PyTorch's `nn.Embedding`; transformer-style
+     * token / class embeddings (ViT, RIN, GPT-2) pin 0.02.
+     */
+    initStd: schemas.positive.default(1),
   })
   .strict();
 export type EmbeddingConfig = z.input<typeof EmbeddingSchema>;
 
-/** Lookup table `weight` [numEmbeddings, dim] (PyTorch `nn.Embedding`). */
+/** Lookup table `weight` [numEmbeddings, dim] (PyTorch `nn.Embedding`, initialised N(0, initStd²) as there). */
 export class Embedding extends Module {
   static readonly type = 'Embedding';
   static readonly schema = EmbeddingSchema;

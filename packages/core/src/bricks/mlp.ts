@@ -7,7 +7,7 @@ import { activation, silu } from '../ops/activations.js';
 import { split2 } from '../ops/split.js';
 import { Linear } from './linear.js';
 import { Dropout } from './dropout.js';
-import { initSchema } from './init.js';
+import { biasInitSchema, defaultBiasInit, initSchema, type BiasInitName } from './init.js';
 
 const MLPSchema = z
   .object({
@@ -22,7 +22,14 @@ const MLPSchema = z
     bias: z.boolean().default(true),
     /** Dropout after the activation and after the output projection. */
     dropout: schemas.probability.default(0),
-    init: initSchema.default('truncNormal'),
+    /**
+     * Weight initialiser of both Linears (see `Linear`'s `init`). Default `kaimingUniform`, with
+     * U(±1/√fanIn) biases: PyTorch's `nn.Linear`. Any other init (`truncNormal` std 0.02 as timm's
+     * `Mlp` under a ViT, `xavierUniform`, …) starts the biases at zero unless `biasInit` is given.
+     */
+    init: initSchema.default('kaimingUniform'),
+    /** Bias initialiser of both Linears; left out, it follows `init` (see `Linear`'s `biasInit`; `toConfig()` writes the resolved choice). */
+    biasInit: biasInitSchema.optional(),
     /** Zero-initialise the output projection (residual branch starts as identity). */
     zeroInitOutput: z.boolean().default(false),
   })
@@ -36,18 +43,19 @@ export type MLPConfig = z.input<typeof MLPSchema>;
 export class MLP extends Module {
   static readonly type = 'MLP';
   static readonly schema = MLPSchema;
-  readonly config: z.output<typeof MLPSchema>;
+  readonly config: z.output<typeof MLPSchema> & { biasInit: BiasInitName };
   readonly fc1: Linear;
   readonly fc2: Linear;
   readonly drop: Dropout;
 
   constructor(config: MLPConfig, { rng = globalRng() }: BrickOptions = {}) {
     super();
-    const c = (this.config = parseConfig(MLP, config));
+    const parsed = parseConfig(MLP, config);
+    const c = (this.config = { ...parsed, biasInit: parsed.biasInit ?? defaultBiasInit(parsed.init) });
     const gated = c.activation === 'swiglu';
-    this.fc1 = new Linear({ inFeatures: c.dim, outFeatures: (gated ? 2 : 1) * c.hidden, bias: c.bias, init: c.init }, { rng });
+    this.fc1 = new Linear({ inFeatures: c.dim, outFeatures: (gated ? 2 : 1) * c.hidden, bias: c.bias, init: c.init, biasInit: c.biasInit }, { rng });
     this.fc2 = new Linear(
-      { inFeatures: c.hidden, outFeatures: c.outDim ?? c.dim, bias: c.bias, init: c.init, zeroInit: c.zeroInitOutput },
+      { inFeatures: c.hidden, outFeatures: c.outDim ?? c.dim, bias: c.bias, init: c.init, biasInit: c.biasInit, zeroInit: c.zeroInitOutput },
       { rng },
     );
     this.drop = new Dropout({ p: c.dropout });

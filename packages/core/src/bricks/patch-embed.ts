@@ -6,7 +6,7 @@ import { parseConfig, registerBrick, schemas, type BrickOptions } from '../modul
 import { globalRng } from '../rng.js';
 import { patchifyImage, patchifyVideo, unpatchifyImage, unpatchifyVideo, type PatchGrid } from '../ops/patches.js';
 import { Linear } from './linear.js';
-import { initSchema } from './init.js';
+import { biasInitSchema, defaultBiasInit, initSchema, type BiasInitName } from './init.js';
 
 const patchSize = z.union([schemas.positiveInt, z.tuple([schemas.positiveInt, schemas.positiveInt])]);
 const PatchSchema = z
@@ -19,11 +19,19 @@ const PatchSchema = z
     tubelet: schemas.positiveInt.default(1),
     /** Token width. */
     dim: schemas.positiveInt,
-    init: initSchema.default('truncNormal'),
+    /**
+     * Weight initialiser of `proj` (see `Linear`'s `init`). Default `kaimingUniform` with a
+     * U(±1/√fanIn) bias, fanIn = C·tubelet·ph·pw for PatchEmbed: PyTorch's default for the
+     * equivalent strided `nn.Conv2d`/`nn.Conv3d` (and `nn.Linear` for PatchUnembed, fanIn = dim).
+     * Any other init (`truncNormal` as ViT/RIN, …) starts the bias at zero unless `biasInit` is given.
+     */
+    init: initSchema.default('kaimingUniform'),
+    /** Bias initialiser of `proj`; left out, it follows `init` (see `Linear`'s `biasInit`; `toConfig()` writes the resolved choice). */
+    biasInit: biasInitSchema.optional(),
   })
   .strict();
 export type PatchEmbedConfig = z.input<typeof PatchSchema>;
-type Parsed = z.output<typeof PatchSchema>;
+type Parsed = z.output<typeof PatchSchema> & { biasInit: BiasInitName };
 
 function hw(c: Parsed): [number, number] {
   return typeof c.patchSize === 'number' ? [c.patchSize, c.patchSize] : c.patchSize;
@@ -42,9 +50,10 @@ export class PatchEmbed extends Module {
 
   constructor(config: PatchEmbedConfig, { rng = globalRng() }: BrickOptions = {}) {
     super();
-    const c = (this.config = parseConfig(PatchEmbed, config));
+    const parsed = parseConfig(PatchEmbed, config);
+    const c = (this.config = { ...parsed, biasInit: parsed.biasInit ?? defaultBiasInit(parsed.init) });
     const [ph, pw] = hw(c);
-    this.proj = new Linear({ inFeatures: c.channels * c.tubelet * ph * pw, outFeatures: c.dim, init: c.init }, { rng });
+    this.proj = new Linear({ inFeatures: c.channels * c.tubelet * ph * pw, outFeatures: c.dim, init: c.init, biasInit: c.biasInit }, { rng });
   }
 
   /** The patch grid an input of this shape produces. */
@@ -95,9 +104,10 @@ export class PatchUnembed extends Module {
 
   constructor(config: PatchEmbedConfig, { rng = globalRng() }: BrickOptions = {}) {
     super();
-    const c = (this.config = parseConfig(PatchUnembed, config));
+    const parsed = parseConfig(PatchUnembed, config);
+    const c = (this.config = { ...parsed, biasInit: parsed.biasInit ?? defaultBiasInit(parsed.init) });
     const [ph, pw] = hw(c);
-    this.proj = new Linear({ inFeatures: c.dim, outFeatures: c.channels * c.tubelet * ph * pw, init: c.init }, { rng });
+    this.proj = new Linear({ inFeatures: c.dim, outFeatures: c.channels * c.tubelet * ph * pw, init: c.init, biasInit: c.biasInit }, { rng });
   }
 
   /** tokens [B, N, dim] → images or video on `grid`; `video` forces the 5-D layout. */

@@ -4,9 +4,10 @@
  * from the config through the brick registry and loads the weights all-or-nothing.
  */
 import { BrickConfigError, CheckpointError } from '../errors.js';
-import type { Module } from '../module/module.js';
+import { Module } from '../module/module.js';
 import { build, type BrickConfig, type BrickOptions } from '../module/registry.js';
-import { assertNode, ensureDir, joinPath, readFileBytes, writeFileAtomic } from './fs.js';
+import { describeValue } from './describe.js';
+import { assertNode, ensureDir, joinPath, pathKind, readFileBytes, writeFileAtomic } from './fs.js';
 import { decodeSafetensors, type DecodedSafetensors } from './safetensors.js';
 import { loadWeights, saveWeights, type LoadWeightsOptions } from './weights.js';
 
@@ -30,15 +31,30 @@ export interface SavedCheckpoint {
 /**
  * Saves `module` to directory `dir` (created if missing): `config.json` (pretty JSON of
  * `module.toConfig()`) and `model.safetensors` (metadata `{format: "brickml", brickml_type}` plus
- * `options.metadata`). Each file is written atomically (temp file, fsync, rename).
+ * `options.metadata`). Each file is written atomically (temp file, fsync, rename), weights first;
+ * other files in `dir` are left alone. A wrong argument (a path where the module goes, a `dir`
+ * that is an existing file) is reported before anything is written.
  */
 export async function save(module: Module, dir: string, options: SaveOptions = {}): Promise<SavedCheckpoint> {
   assertNode('save');
+  if (!(module instanceof Module)) {
+    throw new TypeError(`save: argument 'module' expected a Module (save(module, dir)), got ${describeValue(module)}`);
+  }
+  if (typeof dir !== 'string' || dir === '') {
+    throw new TypeError(`save: argument 'dir' expected a directory path string, got ${describeValue(dir)}`);
+  }
+  const kind = await pathKind(dir);
+  if (kind !== undefined && kind !== 'directory') {
+    throw new CheckpointError(
+      `save: '${dir}' is a ${kind === 'file' ? 'file' : 'special file'}, not a directory; save writes a checkpoint directory ` +
+        `(${CONFIG_FILE} + ${WEIGHTS_FILE}), so pass the path of a directory (it is created if missing)`,
+    );
+  }
   const config = module.toConfig(); // throws for a module that is not a registered brick
   const weights = await saveWeights(module, { ...options.metadata, format: 'brickml', brickml_type: config.type });
   const configPath = await joinPath(dir, CONFIG_FILE);
   const weightsPath = await joinPath(dir, WEIGHTS_FILE);
-  await ensureDir(dir);
+  await ensureDir(dir, 'save');
   await writeFileAtomic(weightsPath, weights);
   await writeFileAtomic(configPath, `${JSON.stringify(config, null, 2)}\n`);
   return { configPath, weightsPath };
@@ -55,6 +71,16 @@ export interface LoadOptions extends LoadWeightsOptions, BrickOptions {}
  */
 export async function load<M extends Module = Module>(dir: string, options: LoadOptions = {}): Promise<M> {
   assertNode('load');
+  if (typeof dir !== 'string' || dir === '') {
+    throw new TypeError(`load: argument 'dir' expected a checkpoint directory path string (load(dir)), got ${describeValue(dir)}`);
+  }
+  const kind = await pathKind(dir);
+  if (kind === undefined) throw new CheckpointError(`load: checkpoint directory '${dir}' does not exist`);
+  if (kind !== 'directory') {
+    const base = dir.split(/[\\/]/).pop();
+    const hint = base === CONFIG_FILE || base === WEIGHTS_FILE ? `; pass the directory that holds it` : '';
+    throw new CheckpointError(`load: '${dir}' is a file, not a checkpoint directory (${CONFIG_FILE} + ${WEIGHTS_FILE})${hint}`);
+  }
   const configPath = await joinPath(dir, CONFIG_FILE);
   const weightsPath = await joinPath(dir, WEIGHTS_FILE);
 

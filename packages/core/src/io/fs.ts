@@ -71,13 +71,21 @@ export async function writeFileAtomic(path: string, data: Uint8Array | string): 
     await fs.rm(tmp, { force: true }).catch(() => undefined);
     throw wrap('writeFileAtomic', path, e);
   }
-  // Make the rename itself durable; not possible everywhere (e.g. Windows), so best effort.
+  await syncDir(dirname(path));
+}
+
+/**
+ * Flushes a directory's entries to disk (after a rename or a create in it, so that the change
+ * survives a power loss). Not possible everywhere (e.g. Windows), so best effort: never throws.
+ */
+export async function syncDir(dir: string): Promise<void> {
   try {
-    const dir = await fs.open(dirname(path), 'r');
+    const fs = await nodeFs('syncDir');
+    const handle = await fs.open(dir, 'r');
     try {
-      await dir.sync();
+      await handle.sync();
     } finally {
-      await dir.close();
+      await handle.close();
     }
   } catch {
     /* directory fsync unsupported */
@@ -91,8 +99,32 @@ export async function readFileBytes(path: string): Promise<Uint8Array> {
   return new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength);
 }
 
-/** Creates `dir` and its parents if missing (no error if it exists). */
-export async function ensureDir(dir: string): Promise<void> {
-  const fs = await nodeFs('ensureDir');
-  await fs.mkdir(dir, { recursive: true });
+/**
+ * Creates `dir` and its parents if missing (no error if it exists). When `dir`, or a folder on the
+ * way to it, is a file, the error says so and names the path (`fn` names the caller); the system
+ * error's `code` (EEXIST, ENOTDIR) is kept.
+ */
+export async function ensureDir(dir: string, fn = 'ensureDir'): Promise<void> {
+  const fs = await nodeFs(fn);
+  try {
+    await fs.mkdir(dir, { recursive: true });
+  } catch (e) {
+    const code = (e as { code?: unknown })?.code;
+    if (code !== 'EEXIST' && code !== 'ENOTDIR') throw e;
+    const why = code === 'EEXIST' ? `'${dir}' is a file, not a directory` : `a part of the path '${dir}' is a file, not a directory`;
+    throw Object.assign(new Error(`${fn}: cannot create directory '${dir}': ${why}`, { cause: e }), { code });
+  }
+}
+
+/** What is at `path`: `'file'`, `'directory'`, `'other'` (a socket, a device…), or `undefined` when nothing is (Node only). */
+export async function pathKind(path: string): Promise<'file' | 'directory' | 'other' | undefined> {
+  const fs = await nodeFs('pathKind');
+  try {
+    const st = await fs.stat(path);
+    return st.isFile() ? 'file' : st.isDirectory() ? 'directory' : 'other';
+  } catch (e) {
+    const code = (e as { code?: unknown })?.code;
+    if (code === 'ENOENT' || code === 'ENOTDIR') return undefined;
+    throw e;
+  }
 }

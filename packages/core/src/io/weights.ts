@@ -128,6 +128,16 @@ export interface LoadWeightsResult {
 }
 
 /**
+ * A validated load, ready to assign (see {@link prepareLoadWeights}): `commit()` assigns (nothing
+ * is left to fail but the assignment itself); `abort()` frees what the preparation holds and
+ * changes nothing (it does nothing after a commit, so it can sit in a `finally`).
+ */
+export interface PreparedLoad<R = void> {
+  commit(): R;
+  abort(): void;
+}
+
+/**
  * Loads safetensors weights into `module`'s variables by name. Everything is checked first:
  * every model variable present (unless `allowMissing`), no extra tensors (unless `strict: false`),
  * and each shape and dtype matching (F16/BF16/F64 load into float32 variables, any integer dtype
@@ -137,6 +147,20 @@ export interface LoadWeightsResult {
  * @param source the file's bytes, or an already decoded file.
  */
 export function loadWeights(module: Module, source: Uint8Array | DecodedSafetensors, options: LoadWeightsOptions = {}): LoadWeightsResult {
+  return prepareLoadWeights(module, source, options).commit();
+}
+
+/**
+ * The checking half of {@link loadWeights}: validates the checkpoint against `module` (throwing
+ * the same {@link CheckpointError}) and makes every new value, but assigns nothing until
+ * `commit()`. Lets a caller validate several pieces (weights, optimizer and EMA state) before
+ * changing any of them; `abort()` disposes the prepared values.
+ */
+export function prepareLoadWeights(
+  module: Module,
+  source: Uint8Array | DecodedSafetensors,
+  options: LoadWeightsOptions = {},
+): PreparedLoad<LoadWeightsResult> {
   const { strict = true, allowMissing = false } = options;
   const decoded = source instanceof Uint8Array ? decodeSafetensors(source, options) : source;
   const state = module.namedState();
@@ -186,9 +210,21 @@ export function loadWeights(module: Module, source: Uint8Array | DecodedSafetens
     for (const t of values) t.dispose();
     throw e;
   }
-  plan.forEach(([v], i) => {
-    v.assign(values[i]); // the variable takes its own reference to the data
-    values[i].dispose();
-  });
-  return { loaded, missing, unexpected, metadata: decoded.metadata };
+  let done = false;
+  return {
+    commit() {
+      if (done) throw new Error('prepareLoadWeights: commit() after the load was already committed or aborted');
+      done = true;
+      plan.forEach(([v], i) => {
+        v.assign(values[i]); // the variable takes its own reference to the data
+        values[i].dispose();
+      });
+      return { loaded, missing, unexpected, metadata: decoded.metadata };
+    },
+    abort() {
+      if (done) return;
+      done = true;
+      for (const t of values) t.dispose();
+    },
+  };
 }

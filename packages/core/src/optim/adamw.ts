@@ -4,7 +4,9 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { BrickConfigError } from '../errors.js';
+import { describeValue } from '../io/describe.js';
 import { Optimizer, type OptimizerOptions, type ParamsInput } from './optimizer.js';
+import { checkBooleanOption, checkNumberOption } from './options.js';
 import { fusedAdamWAvailable, fusedAdamWUpdate } from './fused-adamw.js';
 
 /** Options of {@link AdamW}. */
@@ -53,16 +55,17 @@ export class AdamW extends Optimizer {
   readonly fused: boolean;
 
   constructor(params: ParamsInput, options: AdamWOptions = {}) {
-    super(params, options, { weightDecay: 1e-2 });
-    const [b1, b2] = options.betas ?? [0.9, 0.999];
-    for (const [i, b] of [b1, b2].entries()) {
-      if (!(b >= 0 && b < 1)) throw new BrickConfigError(`AdamW: option 'betas[${i}]' must be in [0, 1), got ${b}`);
+    // A subclass may add options of its own, so only AdamW itself rejects unknown keys.
+    super(params, options, { weightDecay: 1e-2, optionNames: new.target === AdamW ? ['betas', 'eps', 'fused'] : undefined });
+    const betas: unknown = options.betas ?? [0.9, 0.999];
+    if (!Array.isArray(betas) || betas.length !== 2) {
+      throw new BrickConfigError(`AdamW: option 'betas' expected an array [β1, β2] of two numbers in [0, 1), got ${describeValue(betas)}`);
     }
-    const eps = options.eps ?? 1e-8;
-    if (!(eps >= 0) || !Number.isFinite(eps)) throw new BrickConfigError(`AdamW: option 'eps' must be a finite number ≥ 0, got ${eps}`);
+    const b1 = checkNumberOption('AdamW', 'betas[0]', betas[0], { min: 0, below: 1 });
+    const b2 = checkNumberOption('AdamW', 'betas[1]', betas[1], { min: 0, below: 1 });
     this.betas = [b1, b2];
-    this.eps = eps;
-    this.fused = options.fused ?? true;
+    this.eps = checkNumberOption('AdamW', 'eps', options.eps ?? 1e-8, { min: 0 });
+    this.fused = checkBooleanOption('AdamW', 'fused', options.fused, true);
   }
 
   protected update(p: tf.Variable, g: tf.Tensor, slots: tf.Variable[], t: number, lr: number, decay: boolean): void {
@@ -129,10 +132,9 @@ export class SGD extends Optimizer {
   readonly nesterov: boolean;
 
   constructor(params: ParamsInput, options: SGDOptions = {}) {
-    super(params, options, { weightDecay: 0 });
-    const mu = options.momentum ?? 0;
-    if (!(mu >= 0) || !Number.isFinite(mu)) throw new BrickConfigError(`SGD: option 'momentum' must be a finite number ≥ 0, got ${mu}`);
-    const nesterov = options.nesterov ?? false;
+    super(params, options, { weightDecay: 0, optionNames: new.target === SGD ? ['momentum', 'nesterov'] : undefined });
+    const mu = checkNumberOption('SGD', 'momentum', options.momentum ?? 0, { min: 0 });
+    const nesterov = checkBooleanOption('SGD', 'nesterov', options.nesterov, false);
     if (nesterov && mu === 0) throw new BrickConfigError(`SGD: option 'nesterov' needs 'momentum' > 0, got momentum ${mu}`);
     this.momentum = mu;
     this.nesterov = nesterov;

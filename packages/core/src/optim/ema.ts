@@ -3,7 +3,10 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { BrickConfigError, CheckpointError, ShapeError, formatShape } from '../errors.js';
-import type { Module } from '../module/module.js';
+import { Module } from '../module/module.js';
+import { describeValue } from '../io/describe.js';
+import type { PreparedLoad } from '../io/weights.js';
+import { checkBooleanOption, checkNumberOption, checkOptionsObject } from './options.js';
 
 /** Options of {@link Ema}. */
 export interface EmaOptions {
@@ -61,11 +64,11 @@ export class Ema {
   private disposed = false;
 
   constructor(module: Module, options: EmaOptions = {}) {
-    const decay = options.decay ?? 0.999;
-    if (!(decay >= 0 && decay <= 1)) throw new BrickConfigError(`Ema: option 'decay' must be in [0, 1], got ${decay}`);
-    this.decay = decay;
-    this.warmup = options.warmup ?? false;
-    this.includeBuffers = options.includeBuffers ?? false;
+    if (!(module instanceof Module)) throw new BrickConfigError(`Ema: 'module' expected a Module, got ${describeValue(module)}`);
+    checkOptionsObject('Ema', options, ['decay', 'warmup', 'includeBuffers']);
+    this.decay = checkNumberOption('Ema', 'decay', options.decay ?? 0.999, { min: 0, max: 1 });
+    this.warmup = checkBooleanOption('Ema', 'warmup', options.warmup, false);
+    this.includeBuffers = checkBooleanOption('Ema', 'includeBuffers', options.includeBuffers, false);
     this.module = module;
     for (const [name, p] of this.tracked(module)) {
       this.shadows.set(name, tf.variable(p, false, `brickml/ema${shadowCounter++}`));
@@ -193,6 +196,14 @@ export class Ema {
    * are copied; the caller keeps ownership of `entries`.
    */
   loadState(entries: Map<string, tf.Tensor> | Record<string, tf.Tensor>, json?: EmaStateJson): void {
+    this.prepareLoadState(entries, json).commit();
+  }
+
+  /**
+   * The checking half of {@link loadState}: validates (throwing the same errors) and assigns only
+   * on `commit()`. `entries` must stay alive until then (they are copied at commit).
+   */
+  prepareLoadState(entries: Map<string, tf.Tensor> | Record<string, tf.Tensor>, json?: EmaStateJson): PreparedLoad {
     this.checkAlive('loadState');
     this.checkNotSwapped('loadState');
     const list = entries instanceof Map ? [...entries.entries()] : Object.entries(entries);
@@ -214,8 +225,19 @@ export class Ema {
     const given = new Set(list.map(([n]) => n));
     const missing = [...this.shadows.keys()].filter((n) => !given.has(n));
     if (missing.length > 0) throw new CheckpointError(`Ema.loadState: missing ${missing.map((n) => `'${n}'`).join(', ')}`);
-    for (const [name, t] of list) this.shadows.get(name)!.assign(t);
-    if (json !== undefined) this.updates = json.updates;
+    let done = false;
+    return {
+      commit: () => {
+        if (done) throw new Error('Ema.loadState: commit() after the load was already committed or aborted');
+        done = true;
+        this.checkAlive('loadState');
+        for (const [name, t] of list) this.shadows.get(name)!.assign(t);
+        if (json !== undefined) this.updates = json.updates;
+      },
+      abort: () => {
+        done = true;
+      },
+    };
   }
 
   /** Frees the shadows. */

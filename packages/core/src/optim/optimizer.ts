@@ -6,6 +6,9 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { BrickConfigError, CheckpointError, ShapeError, formatShape } from '../errors.js';
 import { Module } from '../module/module.js';
+import { describeValue } from '../io/describe.js';
+import type { PreparedLoad } from '../io/weights.js';
+import { checkNumberOption, checkOptionsObject } from './options.js';
 import { resolveLr, type LrOption, type Schedule } from './schedules.js';
 
 /** What an optimizer optimizes: a module (its trainable `namedParameters()`) or explicit `[path, variable]` pairs. */
@@ -98,26 +101,34 @@ export abstract class Optimizer {
   /** The weight decay coefficient. */
   readonly weightDecay: number;
 
-  constructor(params: ParamsInput, options: OptimizerOptions, defaults: { weightDecay: number }) {
+  /**
+   * @param defaults.optionNames the subclass's own option names besides `lr`, `weightDecay` and
+   *   `noDecay`: when given, any other key of `options` is rejected (a typo such as `learningRate`
+   *   is not silently ignored).
+   */
+  constructor(params: ParamsInput, options: OptimizerOptions, defaults: { weightDecay: number; optionNames?: readonly string[] }) {
+    const owner = new.target.name;
     const list = params instanceof Module ? params.namedParameters() : params;
     if (!Array.isArray(list)) {
-      throw new BrickConfigError(`${new.target.name}: 'params' must be a Module or an array of [path, tf.Variable]`);
+      throw new BrickConfigError(`${owner}: 'params' must be a Module or an array of [path, tf.Variable], got ${describeValue(params)}`);
     }
     for (const [name, p] of list) {
       if (typeof name !== 'string' || !(p instanceof tf.Variable)) {
-        throw new BrickConfigError(`${new.target.name}: 'params' entries must be [string, tf.Variable], got [${String(name)}, ${typeof p}]`);
+        throw new BrickConfigError(`${owner}: 'params' entries must be [string, tf.Variable], got [${String(name)}, ${typeof p}]`);
       }
-      if (this.params.has(name)) throw new BrickConfigError(`${new.target.name}: parameter '${name}' is listed twice`);
+      if (this.params.has(name)) throw new BrickConfigError(`${owner}: parameter '${name}' is listed twice`);
       this.params.set(name, p);
     }
-    this.schedule = resolveLr(options.lr ?? 1e-3, `${new.target.name}: option 'lr'`);
-    const wd = options.weightDecay ?? defaults.weightDecay;
-    if (!Number.isFinite(wd) || wd < 0) {
-      throw new BrickConfigError(`${new.target.name}: option 'weightDecay' must be a finite number ≥ 0, got ${wd}`);
+    const names = defaults.optionNames && ['lr', 'weightDecay', 'noDecay', ...defaults.optionNames];
+    checkOptionsObject(owner, options, names);
+    this.schedule = resolveLr(options.lr ?? 1e-3, `${owner}: option 'lr'`);
+    this.weightDecay = checkNumberOption(owner, 'weightDecay', options.weightDecay ?? defaults.weightDecay, { min: 0 });
+    const noDecay = options.noDecay;
+    if (noDecay !== undefined && typeof noDecay !== 'function') {
+      throw new BrickConfigError(`${owner}: option 'noDecay' expected a function (name, param) → boolean, got ${describeValue(noDecay)}`);
     }
-    this.weightDecay = wd;
     for (const [name, p] of this.params) {
-      if (!(options.noDecay?.(name, p) ?? false)) this.decayed.add(name);
+      if (!(noDecay?.(name, p) ?? false)) this.decayed.add(name);
     }
   }
 
@@ -142,7 +153,7 @@ export abstract class Optimizer {
 
   /** Replaces the learning rate or schedule (the step count is kept). */
   setLr(lr: LrOption): void {
-    this.schedule = resolveLr(lr, `${this.kind}.setLr`);
+    this.schedule = resolveLr(lr, `${this.kind}.setLr: argument 'lr'`);
   }
 
   /** Paths of the optimized parameters, in order. */
@@ -237,6 +248,15 @@ export abstract class Optimizer {
    * caller keeps ownership of `entries`). Hyperparameters come from this optimizer's constructor.
    */
   loadState(entries: Map<string, tf.Tensor> | Record<string, tf.Tensor>, json: OptimizerStateJson): void {
+    this.prepareLoadState(entries, json).commit();
+  }
+
+  /**
+   * The checking half of {@link loadState}: validates (throwing the same errors) and copies the
+   * tensors into new state variables, but replaces this optimizer's state only on `commit()`;
+   * `abort()` frees the copies. The caller may dispose `entries` as soon as this returns.
+   */
+  prepareLoadState(entries: Map<string, tf.Tensor> | Record<string, tf.Tensor>, json: OptimizerStateJson): PreparedLoad {
     this.checkAlive('loadState');
     const where = `${this.kind}.loadState`;
     if (json === null || typeof json !== 'object') throw new CheckpointError(`${where}: state JSON must be an object`);
@@ -273,12 +293,38 @@ export abstract class Optimizer {
         if (slots?.[i] === undefined) throw new CheckpointError(`${where}: missing tensor '${slot}.${name}'`);
       });
     }
-    this.clearState();
-    for (const [name, n] of Object.entries(steps)) {
-      const slots = byParam.get(name)!.map((t) => tf.tidy(() => this.newSlot(tf.clone(t))));
-      this.state.set(name, { step: n, slots });
+    // Copy first, so a failure here (e.g. out of memory) still leaves the current state in place.
+    const fresh = new Map<string, ParamState>();
+    const free = () => {
+      for (const st of fresh.values()) for (const v of st.slots) v.dispose();
+    };
+    try {
+      for (const [name, n] of Object.entries(steps)) {
+        const slots: tf.Variable[] = [];
+        fresh.set(name, { step: n, slots });
+        for (const t of byParam.get(name)!) slots.push(tf.tidy(() => this.newSlot(tf.clone(t))));
+      }
+    } catch (e) {
+      free();
+      throw e;
     }
-    this.globalStepCount = json.step;
+    let done = false;
+    return {
+      commit: () => {
+        if (done) throw new Error(`${where}: commit() after the load was already committed or aborted`);
+        done = true;
+        if (this.disposed) free();
+        this.checkAlive('loadState');
+        this.clearState();
+        for (const [name, st] of fresh) this.state.set(name, st);
+        this.globalStepCount = json.step;
+      },
+      abort: () => {
+        if (done) return;
+        done = true;
+        free();
+      },
+    };
   }
 
   private clearState(): void {

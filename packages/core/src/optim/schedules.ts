@@ -8,6 +8,7 @@
  * nonzero rate (`peakLr / warmupSteps`) and the last warm-up step (`warmupSteps − 1`) uses `peakLr`.
  */
 import { BrickConfigError } from '../errors.js';
+import { describeValue } from '../io/describe.js';
 
 /** A learning-rate schedule: 0-based optimizer step → learning rate. */
 export type Schedule = (step: number) => number;
@@ -154,7 +155,11 @@ export function makeSchedule(config: ScheduleConfig): Schedule {
 /** What an optimizer's `lr` option accepts: a constant, a schedule function, or a schedule config. */
 export type LrOption = number | Schedule | ScheduleConfig;
 
-/** Turns an {@link LrOption} into a {@link Schedule} (validating numbers and configs). */
+/**
+ * Turns an {@link LrOption} into a {@link Schedule} (validating numbers and configs). `where` names
+ * the option in errors (e.g. `AdamW: option 'lr'`): anything but a number, a function or a schedule
+ * config is rejected with what came, and a config's own errors are prefixed with `where`.
+ */
 export function resolveLr(lr: LrOption, where = 'lr'): Schedule {
   if (typeof lr === 'function') return lr;
   if (typeof lr === 'number') {
@@ -163,5 +168,15 @@ export function resolveLr(lr: LrOption, where = 'lr'): Schedule {
     }
     return () => lr;
   }
-  return makeSchedule(lr);
+  if (lr === null || typeof lr !== 'object' || Array.isArray(lr)) {
+    throw new BrickConfigError(
+      `${where} expected a number or a schedule (a function step → lr, or a config such as {kind: 'warmupCosine', ...}), got ${describeValue(lr)}`,
+    );
+  }
+  try {
+    return makeSchedule(lr);
+  } catch (e) {
+    if (e instanceof BrickConfigError) throw new BrickConfigError(`${where}: ${e.message}`, { cause: e });
+    throw e;
+  }
 }

@@ -10,6 +10,8 @@
  * output  = reshape(out_proj(latents))                         same layout as x
  * ```
  * `prev_proj` is zero-initialised, so at initialisation self-conditioning adds nothing.
+ * Initialisation: `in_proj`, `mid`, `out_proj` xavier-uniform, `noise_proj` truncated normal (std
+ * 0.02), `class_embed` N(0, 0.02²), all biases zero (pinned, independent of core's defaults).
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { z } from 'zod';
@@ -68,12 +70,14 @@ export class MlpDenoiser extends Module {
     const c = (this.config = parseConfig(MlpDenoiser, config));
     if (c.noiseEmbedDim % 2 !== 0) throw new ShapeError(`MlpDenoiser: config field 'noiseEmbedDim' must be even, got ${c.noiseEmbedDim}`);
     this._pixels = c.channels * c.inputSize.reduce((a, b) => a * b, 1);
+    // Initialisation pinned (not core's PyTorch-style defaults): xavier-uniform projections, the noise
+    // projection truncated normal (std 0.02), the class embedding N(0, 0.02²), zero biases.
     this.in_proj = new Linear({ inFeatures: this._pixels, outFeatures: c.hidden, init: 'xavierUniform' }, { rng });
-    this.noise_proj = new Linear({ inFeatures: c.noiseEmbedDim, outFeatures: c.hidden }, { rng });
-    this.class_embed = c.numClasses > 0 ? new Embedding({ numEmbeddings: c.numClasses + 1, dim: c.hidden }, { rng }) : null;
+    this.noise_proj = new Linear({ inFeatures: c.noiseEmbedDim, outFeatures: c.hidden, init: 'truncNormal' }, { rng });
+    this.class_embed = c.numClasses > 0 ? new Embedding({ numEmbeddings: c.numClasses + 1, dim: c.hidden, initStd: 0.02 }, { rng }) : null;
     this.mid = new Linear({ inFeatures: c.hidden, outFeatures: c.hidden, init: 'xavierUniform' }, { rng });
     this.out_proj = new Linear({ inFeatures: c.hidden, outFeatures: this._pixels, init: 'xavierUniform' }, { rng });
-    this.prev_proj = c.selfCondition ? new Linear({ inFeatures: c.hidden, outFeatures: c.hidden, zeroInit: true }, { rng }) : null;
+    this.prev_proj = c.selfCondition ? new Linear({ inFeatures: c.hidden, outFeatures: c.hidden, init: 'truncNormal', zeroInit: true }, { rng }) : null;
   }
 
   /** x `[B, C, H, W]` (or `[B, T, C, H, W]`) → output of the same shape and latents `[B, 1, hidden]`. */

@@ -10,7 +10,8 @@
  * ```
  * Its cost is O(depth · N² · d): with N = 64 patch tokens of a 16×16 image at patch 2 it can be
  * matched to a RIN's FLOPs per step by choosing `dim` and `depth` (see `denoiserFlops`).
- * No self-conditioning (RIN's latents have no counterpart here).
+ * No self-conditioning (RIN's latents have no counterpart here). Initialisation as RIN's: truncated
+ * normal (std 0.02) weights, zero biases, class embedding N(0, 0.02²) (blocks: `TransformerBlock`'s default).
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { z } from 'zod';
@@ -96,12 +97,15 @@ export class TransformerDenoiser extends Module {
     this.numPatchTokens = this.grid.frames * this.grid.rows * this.grid.cols;
     this._noiseDim = c.noiseEmbedDim ?? Math.max(2, 2 * Math.floor(c.dim / 8));
     if (this._noiseDim % 2 !== 0) throw new BrickConfigError(`TransformerDenoiser: config field 'noiseEmbedDim' must be even, got ${this._noiseDim}`);
-    const patch = { channels: c.channels, patchSize: c.patchSize, tubelet: c.tubelet, dim: c.dim };
+    // RIN's initialisation (truncated normal, std 0.02, zero biases; embeddings N(0, 0.02²)), pinned
+    // rather than inherited from core's defaults (which follow PyTorch's nn.Linear / nn.Embedding), so
+    // the baseline starts as its RIN counterpart does and the README's comparison stays reproducible.
+    const patch = { channels: c.channels, patchSize: c.patchSize, tubelet: c.tubelet, dim: c.dim, init: 'truncNormal' as const };
     this.stem = new PatchEmbed(patch, { rng });
     this.stem_ln = new LayerNorm({ dim: c.dim, eps: c.eps });
     this.interface_pos = new LearnedPositionEncoding({ numPositions: this.numPatchTokens, dim: c.dim }, { rng });
-    this.noise_embed = new MLP({ dim: this._noiseDim, hidden: c.dim, outDim: c.dim, activation: 'silu' }, { rng });
-    this.class_embed = c.numClasses > 0 ? new Embedding({ numEmbeddings: c.numClasses + 1, dim: c.dim }, { rng }) : null;
+    this.noise_embed = new MLP({ dim: this._noiseDim, hidden: c.dim, outDim: c.dim, activation: 'silu', init: 'truncNormal' }, { rng });
+    this.class_embed = c.numClasses > 0 ? new Embedding({ numEmbeddings: c.numClasses + 1, dim: c.dim, initStd: 0.02 }, { rng }) : null;
     this.blocks = Array.from(
       { length: c.depth },
       () => new TransformerBlock({ kind: 'self', dim: c.dim, heads: c.heads, mlpRatio: c.mlpRatio, eps: c.eps, dropout: c.dropout }, { rng }),

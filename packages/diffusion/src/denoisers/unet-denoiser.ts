@@ -21,6 +21,9 @@
  *
  * Parameters: conv weights `[3, 3, Cin, Cout]` (tfjs HWIO layout, *not* PyTorch's OIHW; init
  * U(±1/√(9·Cin)) as PyTorch's conv default), biases `[Cout]`; GroupNorm `weight`/`bias` `[C]`.
+ * Initialisation (pinned, independent of core's defaults, so the README's results stay
+ * reproducible): conv and 1×1 / `emb_proj` weights U(±1/√fanIn), every bias zero, `noise_embed`
+ * truncated normal (std 0.02), `class_embed` N(0, 0.02²).
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { z } from 'zod';
@@ -57,10 +60,10 @@ export class UNetResBlock extends Module {
     super();
     this.norm1 = new GroupNorm(inChannels, groups, eps);
     this.conv1 = new Conv3x3(inChannels, outChannels, rng, false, impl);
-    this.emb_proj = new Linear({ inFeatures: embedDim, outFeatures: outChannels, init: 'kaimingUniform' }, { rng });
+    this.emb_proj = new Linear({ inFeatures: embedDim, outFeatures: outChannels, init: 'kaimingUniform', biasInit: 'zeros' }, { rng });
     this.norm2 = new GroupNorm(outChannels, groups, eps);
     this.conv2 = new Conv3x3(outChannels, outChannels, rng, true, impl);
-    this.skip = inChannels === outChannels ? null : new Linear({ inFeatures: inChannels, outFeatures: outChannels, init: 'kaimingUniform' }, { rng });
+    this.skip = inChannels === outChannels ? null : new Linear({ inFeatures: inChannels, outFeatures: outChannels, init: 'kaimingUniform', biasInit: 'zeros' }, { rng });
   }
 
   /** x [B, H, W, Cin], embAct = silu(emb) [B, E] → [B, H, W, Cout] */
@@ -137,8 +140,9 @@ export class UNetDenoiser extends Module {
         throw new BrickConfigError(`UNetDenoiser: config field 'groups' ${c.groups} must divide every width and every skip-concat width, got widths [${w.join(', ')}] (level ${i}: ${w[i]}, concat ${concat})`);
       }
     }
-    this.noise_embed = new MLP({ dim: c.noiseEmbedDim, hidden: c.embedDim, outDim: c.embedDim, activation: 'silu' }, { rng });
-    this.class_embed = c.numClasses > 0 ? new Embedding({ numEmbeddings: c.numClasses + 1, dim: c.embedDim }, { rng }) : null;
+    // Initialisation pinned (see the module comment), not inherited from core's defaults.
+    this.noise_embed = new MLP({ dim: c.noiseEmbedDim, hidden: c.embedDim, outDim: c.embedDim, activation: 'silu', init: 'truncNormal' }, { rng });
+    this.class_embed = c.numClasses > 0 ? new Embedding({ numEmbeddings: c.numClasses + 1, dim: c.embedDim, initStd: 0.02 }, { rng }) : null;
     this.stem = new Conv3x3(c.channels, w[0], rng, false, c.convImpl);
     const block = (cin: number, cout: number) => new UNetResBlock(cin, cout, c.embedDim, c.groups, c.eps, c.convImpl, rng);
     this.down = w.map((wi, i) => Array.from({ length: c.blocksPerLevel }, (_, j) => block(j === 0 ? w[Math.max(0, i - 1)] : wi, wi)));

@@ -55,7 +55,7 @@ export class ShapesClassifier extends Module {
     super();
     const c = (this.config = parseConfig(ShapesClassifier, config));
     const inF = 3 * c.size * c.size;
-    const lin = (i: number, o: number) => new Linear({ inFeatures: i, outFeatures: o, init: 'kaimingUniform' }, { rng });
+    const lin = (i: number, o: number) => new Linear({ inFeatures: i, outFeatures: o, init: 'kaimingUniform', biasInit: 'zeros' }, { rng });
     this.fc1 = lin(inF, c.hidden[0]);
     this.fc2 = lin(c.hidden[0], c.hidden[1]);
     this.fc3 = lin(c.hidden[1], c.featureDim);
