@@ -5,12 +5,20 @@ import {
   LayerNorm,
   MLP,
   Module,
+  ShapeError,
+  build,
+  formatShape,
   globalRng,
   initSchema,
+  isLayer,
   parseConfig,
   registerBrick,
   schemas,
+  validateBrickConfig,
+  type BrickConfig,
   type BrickOptions,
+  type Layer,
+  type Rng,
 } from '@brickml/core';
 import { MultiHeadAttention, type MultiHeadAttentionCallOptions } from './attention/multi-head.js';
 
@@ -26,6 +34,16 @@ const TransformerBlockSchema = z
     heads: schemas.positiveInt.default(8),
     /** Per-head width; default `dim / heads`. */
     dimHead: schemas.positiveInt.optional(),
+    /**
+     * A brick config replacing the default MLP of the feed-forward sub-layer, e.g. a MoE of
+     * @brickml/moe (`{ type: 'MoE', dim, ffnHidden, numExperts, … }`): any registered brick with a
+     * single-input `forward` that maps [B, N, dim] to [B, N, dim], returning the tensor or
+     * `{ y, auxLoss? }` (the MoE convention; see {@link TransformerBlock.forwardWithAux}). Its
+     * package must be imported before the block is built. Its parameters are named
+     * `feed_forward.*`; `mlpRatio`, `mlpHidden`, `activation` and `dropout` configure the default MLP
+     * only and must stay at their defaults. Default: the MLP (`mlp.*`).
+     */
+    feedForward: schemas.brick.optional(),
     /** MLP hidden width as a multiple of `dim` (0 = no MLP sub-layer). */
     mlpRatio: z.number().nonnegative().default(4),
     /** MLP hidden width (overrides `mlpRatio`). */
@@ -61,6 +79,24 @@ const TransformerBlockSchema = z
 export type TransformerBlockConfig = z.input<typeof TransformerBlockSchema>;
 type Parsed = z.output<typeof TransformerBlockSchema>;
 
+/** Config fields that only configure the default MLP (they must keep their defaults with `feedForward`). */
+const MLP_FIELDS = ['mlpRatio', 'mlpHidden', 'activation', 'dropout'] as const;
+
+/** Output of {@link TransformerBlock.forwardWithAux}. */
+export interface TransformerBlockAuxOutput {
+  /** [B, T, dim] */
+  output: tf.Tensor;
+  /**
+   * The feed-forward brick's auxiliary loss (a MoE's load-balancing + router z-loss, coefficients
+   * applied), a float32 scalar; exactly 0 when the feed-forward reports none (the default MLP).
+   * Add it to the training loss.
+   */
+  auxLoss: tf.Scalar;
+}
+
+/** What a feed-forward brick's forward may return: the tensor, or `{ y, auxLoss? }` (MoE). */
+type FeedForwardResult = tf.Tensor | { y: tf.Tensor; auxLoss?: tf.Tensor };
+
 /**
  * Pre-norm transformer block, the shared unit of Perceiver and RIN:
  *
@@ -70,6 +106,19 @@ type Parsed = z.output<typeof TransformerBlockSchema>;
  * then:  x = x + mlp(norm2(x))                               (skipped when mlpRatio = 0)
  * ```
  * Parameter names follow timm: `norm1`, `attn`, `norm2`, `mlp` (`fc1`, `fc2`), plus `norm_context`.
+ *
+ * The MLP can be replaced by another feed-forward brick through the `feedForward` config field
+ * (e.g. a mixture of experts from @brickml/moe), built from the registry; its parameters are then
+ * named `feed_forward.*`. When that brick returns an auxiliary loss (MoE), {@link forwardWithAux}
+ * returns it next to the output; {@link forward} drops it.
+ *
+ * @example
+ * import '@brickml/moe'; // registers the MoE brick
+ * const block = build<TransformerBlock>({
+ *   type: 'TransformerBlock', dim: 64, heads: 4,
+ *   feedForward: { type: 'MoE', dim: 64, ffnHidden: 128, numExperts: 8, topK: 2, blockSize: 16 },
+ * });
+ * const { output, auxLoss } = block.forwardWithAux(x); // loss = task(output) + auxLoss
  */
 export class TransformerBlock extends Module {
   static readonly type = 'TransformerBlock';
@@ -79,7 +128,10 @@ export class TransformerBlock extends Module {
   readonly norm_context: LayerNorm | null;
   readonly attn: MultiHeadAttention;
   readonly norm2: LayerNorm | null;
+  /** The default MLP (null with `feedForward`, or when `mlpRatio` is 0). */
   readonly mlp: MLP | null;
+  /** The feed-forward brick built from the `feedForward` config (null without it). */
+  readonly feed_forward: Layer | null;
 
   constructor(config: TransformerBlockConfig, { rng = globalRng() }: BrickOptions = {}) {
     super();
@@ -87,6 +139,7 @@ export class TransformerBlock extends Module {
     if (c.kind === 'self' && c.contextDim !== undefined && c.contextDim !== c.dim) {
       throw new BrickConfigError(`TransformerBlock: config field 'contextDim' (${c.contextDim}) only applies to kind 'cross'`);
     }
+    if (c.feedForward) checkFeedForwardConfig(c); // before any tensor is allocated
     const ctx = c.contextDim ?? c.dim;
     this.norm1 = new LayerNorm({ dim: c.dim, eps: c.eps });
     this.norm_context = c.kind === 'cross' && c.normContext ? new LayerNorm({ dim: ctx, eps: c.eps }) : null;
@@ -105,6 +158,19 @@ export class TransformerBlock extends Module {
       },
       { rng },
     );
+    if (c.feedForward) {
+      this.norm2 = new LayerNorm({ dim: c.dim, eps: c.eps });
+      this.mlp = null;
+      this.feed_forward = null;
+      try {
+        this.feed_forward = buildFeedForward(c.feedForward as BrickConfig, rng);
+      } catch (e) {
+        this.dispose(); // what was allocated so far
+        throw e;
+      }
+      return;
+    }
+    this.feed_forward = null;
     const hidden = c.mlpHidden ?? Math.round(c.mlpRatio * c.dim);
     const withMlp = c.mlpHidden !== undefined || c.mlpRatio > 0;
     this.norm2 = withMlp ? new LayerNorm({ dim: c.dim, eps: c.eps }) : null;
@@ -116,9 +182,23 @@ export class TransformerBlock extends Module {
       : null;
   }
 
-  /** x [B, T, dim] (and context [B, S, contextDim] for `cross`) → [B, T, dim]. */
+  /**
+   * x [B, T, dim] (and context [B, S, contextDim] for `cross`) → [B, T, dim]. An auxiliary loss of
+   * the `feedForward` brick is dropped: train with {@link forwardWithAux} to use it.
+   */
   forward(x: tf.Tensor, context?: tf.Tensor | null, options: MultiHeadAttentionCallOptions = {}): tf.Tensor {
     return tf.tidy(() => this.run(x, context ?? null, options, false).output);
+  }
+
+  /**
+   * As {@link forward}, also returning the feed-forward brick's auxiliary loss (a scalar, 0 when it
+   * has none), for the training loss: `loss = task(output) + auxLoss` (summed over blocks).
+   */
+  forwardWithAux(x: tf.Tensor, context?: tf.Tensor | null, options: MultiHeadAttentionCallOptions = {}): TransformerBlockAuxOutput {
+    return tf.tidy(() => {
+      const { output, auxLoss } = this.run(x, context ?? null, options, false);
+      return { output, auxLoss: auxLoss ?? tf.scalar(0) } as unknown as tf.TensorContainer;
+    }) as unknown as TransformerBlockAuxOutput;
   }
 
   /** As {@link forward}, also returning the attention weights [B, H, T, S]. */
@@ -127,7 +207,10 @@ export class TransformerBlock extends Module {
     context?: tf.Tensor | null,
     options: MultiHeadAttentionCallOptions = {},
   ): { output: tf.Tensor; weights: tf.Tensor } {
-    return tf.tidy(() => this.run(x, context ?? null, options, true) as unknown as tf.TensorContainer) as unknown as {
+    return tf.tidy(() => {
+      const { output, weights } = this.run(x, context ?? null, options, true);
+      return { output, weights } as unknown as tf.TensorContainer;
+    }) as unknown as {
       output: tf.Tensor;
       weights: tf.Tensor;
     };
@@ -151,12 +234,81 @@ export class TransformerBlock extends Module {
       out = this.attn.forward(xn, ctx, options);
     }
     let y = c.queryResidual ? tf.add(x, out) : out;
+    let auxLoss: tf.Scalar | undefined;
     if (this.mlp && this.norm2) y = tf.add(y, this.mlp.forward(this.norm2.forward(y)));
-    return { output: y, weights };
+    if (this.feed_forward && this.norm2) {
+      const ff = this.runFeedForward(this.norm2.forward(y));
+      y = tf.add(y, ff.y);
+      auxLoss = ff.auxLoss;
+    }
+    return { output: y, weights, auxLoss };
+  }
+
+  /** Runs the `feedForward` brick on h [B, T, dim], checking what it returns. */
+  private runFeedForward(h: tf.Tensor): { y: tf.Tensor; auxLoss?: tf.Scalar } {
+    const ff = this.feed_forward!;
+    const where = () => `TransformerBlock${this.path ? ` '${this.path}'` : ''}: feedForward brick ${ff.typeName}`;
+    const r = ff.forward(h) as unknown as FeedForwardResult;
+    let y: unknown, aux: unknown;
+    if (r instanceof tf.Tensor) y = r;
+    else if (r && typeof r === 'object' && 'y' in r) ({ y, auxLoss: aux } = r);
+    if (!(y instanceof tf.Tensor)) {
+      throw new Error(`${where()} returned ${describeResult(r)}; expected a tensor [B, N, dim] or an object { y, auxLoss? }`);
+    }
+    if (y.rank !== h.rank || y.shape.some((n: number, i: number) => n !== h.shape[i])) {
+      throw new ShapeError(
+        `${where()} must map [B, N, dim] to [B, N, dim] (dim ${this.config.dim}): input ${formatShape(h.shape)} gave ${formatShape(y.shape)}`,
+      );
+    }
+    if (aux === undefined || aux === null) return { y };
+    if (!(aux instanceof tf.Tensor) || aux.rank !== 0) {
+      throw new Error(`${where()} returned an auxLoss that is not a scalar tensor (${aux instanceof tf.Tensor ? formatShape(aux.shape) : typeof aux})`);
+    }
+    return { y, auxLoss: tf.cast(aux, 'float32') as tf.Scalar };
   }
 
   override toConfig() {
-    return { type: TransformerBlock.type, ...this.config };
+    const config: BrickConfig = { type: TransformerBlock.type, ...this.config };
+    if (this.feed_forward) config.feedForward = this.feed_forward.toConfig();
+    return config;
   }
 }
 registerBrick(TransformerBlock);
+
+/** Checks the `feedForward` part of a block config without building anything. */
+function checkFeedForwardConfig(c: Parsed): void {
+  const ffc = c.feedForward as BrickConfig;
+  const defaults = TransformerBlockSchema.parse({ dim: c.dim });
+  for (const field of MLP_FIELDS) {
+    if (c[field] !== defaults[field]) {
+      throw new BrickConfigError(
+        `TransformerBlock: config field '${field}' (${JSON.stringify(c[field])}) configures the default MLP and does not apply with 'feedForward' (${ffc.type}); leave it out and configure the feed-forward brick itself`,
+      );
+    }
+  }
+  if (typeof ffc.dim === 'number' && ffc.dim !== c.dim) {
+    throw new BrickConfigError(
+      `TransformerBlock: config field 'feedForward.dim' (${ffc.dim}) must equal 'dim' (${c.dim}): the feed-forward maps [B, N, dim] to [B, N, dim]`,
+    );
+  }
+  validateBrickConfig(ffc, 'feedForward');
+}
+
+/** Builds the `feedForward` brick from the registry and checks that it is a single-input layer. */
+function buildFeedForward(ffc: BrickConfig, rng: Rng): Layer {
+  const m = build(ffc, { rng });
+  if (!isLayer(m)) {
+    m.dispose();
+    throw new BrickConfigError(
+      `TransformerBlock: config field 'feedForward' (${ffc.type}) is not a feed-forward brick: it has no single-input forward(x)`,
+    );
+  }
+  return m;
+}
+
+function describeResult(r: unknown): string {
+  if (r === null || r === undefined) return String(r);
+  if (Array.isArray(r)) return 'an array';
+  if (typeof r === 'object') return `an object with keys ${Object.keys(r).join(', ') || '(none)'}`;
+  return typeof r;
+}

@@ -1,7 +1,9 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { cpus } from 'node:os';
 import { describeAdapter, isFallbackAdapter, isModuleNotFound, type EngineSpec, type GpuLike, type ProbeResult } from '@brickml/core';
+import { dirname } from 'node:path';
 import { hasSystemVulkanLoader, markDawnLoaded, prepareVulkanFromEnv } from './swiftshader.js';
+import type { DawnPreProbe } from './dawn-probe.js';
 
 /** Node engines in default preference order. */
 export const NODE_ENGINES = ['tensorflow-gpu', 'tensorflow', 'webgpu', 'wasm', 'cpu'] as const;
@@ -30,6 +32,11 @@ export interface NodeProbeContext {
   allowFallbackAdapter: boolean;
   /** Options passed to Dawn's `create()` (e.g. `enable-dawn-features=...`). */
   webgpuFlags: readonly string[];
+  /**
+   * Asks Dawn for an adapter out of process first (see dawn-probe.ts), so that a machine without a
+   * Vulkan driver gets no Dawn warnings on its stderr; null: ask in-process only.
+   */
+  preProbeWebGPU?: ((flags: readonly string[], loaderDir: string | null) => Promise<DawnPreProbe | null>) | null;
 }
 
 type Imported = { ok: true; module: Record<string, unknown> } | { ok: false; result: ProbeResult };
@@ -76,6 +83,11 @@ function tensorflowEngine(engine: 'tensorflow-gpu' | 'tensorflow'): EngineSpec<N
 // ---------------------------------------------------------------------------------------------
 // WebGPU through Dawn.
 
+
+/** The GPU object already installed as `navigator.gpu`, if any. */
+function navigatorGpu(): GpuLike | undefined {
+  return (globalThis as unknown as { navigator?: { gpu?: GpuLike } }).navigator?.gpu;
+}
 
 /** Sets Dawn's globals and `navigator.gpu` (once); returns the GPU object. */
 function installNavigatorGpu(dawn: Record<string, unknown>, flags: readonly string[]): GpuLike {
@@ -138,10 +150,17 @@ function registerWebGPUFactory(module: Record<string, unknown>, gpu: GpuLike): v
 const webgpuEngine: EngineSpec<NodeProbeContext> = {
   name: 'webgpu',
   async probe(ctx) {
-    prepareVulkanFromEnv();
+    const loader = prepareVulkanFromEnv();
     const dawn = await importEngine(ctx, 'webgpu', 'webgpu');
     if (!dawn.ok) return dawn.result;
     markDawnLoaded();
+    if (ctx.preProbeWebGPU && !navigatorGpu()) {
+      // Without an adapter, Dawn's in-process request would print its Vulkan warnings to stderr.
+      const pre = await ctx.preProbeWebGPU(ctx.webgpuFlags, loader ? dirname(loader) : null);
+      if (pre && !pre.adapter) {
+        return { ok: false, status: 'no-adapter', reason: noAdapterReason() + (pre.messages ? ` (Dawn: ${pre.messages})` : '') };
+      }
+    }
     const gpu = installNavigatorGpu(dawn.module, ctx.webgpuFlags);
     const adapter = await gpu.requestAdapter({ powerPreference: 'high-performance' });
     if (!adapter) return { ok: false, status: 'no-adapter', reason: noAdapterReason() };

@@ -10,6 +10,7 @@
 import type { BackendProvider } from '@brickml/core';
 import { NODE_ENGINES, nodeEngineSpecs, type NodeEngine, type NodeProbeContext } from './engines.js';
 import { parsePreference, selectBackend, type SelectionReport } from '@brickml/core';
+import { preProbeDawn } from './dawn-probe.js';
 
 export { NODE_ENGINES, NODE_ENGINE_PACKAGES, installCommand, type NodeEngine } from './engines.js';
 export { describeAdapter, isFallbackAdapter } from '@brickml/core';
@@ -83,6 +84,8 @@ async function useBackendNow(preference: string | readonly string[] | undefined,
     importModule: options.importModule ?? nativeImport,
     allowFallbackAdapter: options.allowFallbackAdapter ?? (pref.source !== 'default' && pref.requested.includes('webgpu')),
     webgpuFlags: options.webgpuFlags ?? [],
+    // A custom importer (tests, custom loaders) may not load Dawn from where a child process would.
+    preProbeWebGPU: options.importModule ? null : preProbeDawn,
   };
   const report = await selectBackend({
     fn: 'useBackend',

@@ -184,6 +184,19 @@ describe('core ops on wasm', () => {
     tf.dispose([w, x]);
   });
 
+  it('disposing a weight frees its transposed copy (no tensor left behind by a disposed model)', async () => {
+    await tf.setBackend('wasm');
+    const rng = new Rng(5);
+    const x = rng.normalTensor([3, 5]);
+    const w = tf.tidy(() => tf.variable(rng.normalTensor([6, 5])));
+    const n0 = tf.memory().numTensors;
+    tf.dispose(linear(x, w));
+    expect(tf.memory().numTensors).toBe(n0 + 1); // the kept transposed copy
+    w.dispose();
+    expect(tf.memory().numTensors).toBe(n0 - 1); // w and its copy are both gone
+    x.dispose();
+  });
+
   it("core's wasm Identity shares data: clones (and tensors saved for gradients) cost no copy and free correctly", async () => {
     await tf.setBackend('wasm');
     installWasmIdentity();

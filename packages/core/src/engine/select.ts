@@ -1,7 +1,10 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { installWasmFastPaths } from './wasm/fast-paths.js';
+import { removeWasmProcessHandlers } from './wasm/process-handlers.js';
 import { installWebGPUFastPaths } from './webgpu/fast-paths.js';
 import { backendSelfTest, type BackendAttempt, type BackendReport, type BackendStatus } from './backend.js';
+
+export { removeWasmProcessHandlers } from './wasm/process-handlers.js';
 
 /**
  * The selection loop shared by every engine: probe (import the package, find an adapter), then
@@ -148,6 +151,9 @@ export async function selectBackend<Ctx>(args: {
     } catch (e) {
       setError = message(e);
     }
+    // tfjs-backend-wasm's glue rethrows every later uncaught error from a process listener, which
+    // prints its whole minified source above the error: drop those listeners (even if init failed).
+    if (probe.tfBackend === 'wasm') removeWasmProcessHandlers();
     if (!set) {
       attempts.push({
         engine: name,

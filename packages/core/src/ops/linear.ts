@@ -16,6 +16,23 @@ import * as tf from '@tensorflow/tfjs-core';
  * by W with `transposeB` and keep no copy.
  */
 const transposedCache = new Map<number, { source: tf.Variable; dataId: object; wt: tf.Tensor }>();
+/** Variables whose `dispose` also frees their cached copy (wrapped once, on first caching). */
+const disposeHooked = new WeakSet<tf.Variable>();
+
+/** Makes `v.dispose()` free v's transposed copy too, so disposing a model leaves no tensor behind. */
+function freeCopyOnDispose(v: tf.Variable): void {
+  if (disposeHooked.has(v)) return;
+  disposeHooked.add(v);
+  const dispose = v.dispose.bind(v);
+  v.dispose = () => {
+    const e = transposedCache.get(v.id);
+    if (e && e.source === v) {
+      e.wt.dispose();
+      transposedCache.delete(v.id);
+    }
+    dispose();
+  };
+}
 
 function forwardProduct(x: tf.Tensor, w: tf.Tensor): tf.Tensor {
   if (tf.getBackend() !== 'wasm') return tf.matMul(x, w, false, true);
@@ -31,6 +48,7 @@ function forwardProduct(x: tf.Tensor, w: tf.Tensor): tf.Tensor {
     }
     entry = { source: w, dataId: w.dataId, wt: tf.keep(tf.transpose(w)) };
     transposedCache.set(w.id, entry);
+    freeCopyOnDispose(w);
   }
   return tf.matMul(x, entry.wt);
 }
