@@ -8,45 +8,54 @@
  *
  * Options: --minutes (per model, default 5), --clock cpu|wall (default cpu: the same CPU time for both
  * models, fair on a shared machine), --backend, --out (default out/compare), --fd-n (128), --seed,
- * --models (comma-separated subset of RIN,transformer,unet; default all three).
+ * --models (comma-separated subset of RIN,transformer,unet; default all three), --help.
+ * Beside each model's shapesFD: per class, the shapes classifier's accuracy against the requested
+ * class and the coverage of the samples (the table's "acc c/s/t" and "cover c/s/t" columns, in %),
+ * and a per-class table (also in compare.json, perClass).
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { parseArgs } from 'node:util';
 import { mkdir, writeFile } from 'node:fs/promises';
-import { join, resolve } from 'node:path';
-import { Rng, lossCurvePng, writePng, type BrickConfig } from '@brickml/core';
+import { join } from 'node:path';
+import { Rng, SHAPE_NAMES, lossCurvePng, writePng, type BrickConfig } from '@brickml/core';
 import {
-  GaussianDiffusion, budgetClock, ShapesFD, classGridPng, denoiserFlops, diffusionTrainer, evaluateShapesFD, sampleClassGrid, shapesDiffusionConfig,
-  shapesRinConfig, shapesTrainingData, shapesTransformerConfig, shapesUNetConfig, trainWithBudget,
+  GaussianDiffusion, budgetClock, ShapesFD, classGridPng, denoiserFlops, diffusionTrainer, evaluateShapesFDPerClass, formatShapesFDClassTable,
+  sampleClassGrid, shapesDiffusionConfig, shapesRinConfig, shapesTrainingData, shapesTransformerConfig, shapesUNetConfig, trainWithBudget,
+  type ShapesFDClassReport,
 } from '../src/index.js';
 import { setupBackend } from '../scripts/backend.js';
+import { parseCli, type FlagSpecs } from '../scripts/flags.js';
 
-const { values: args } = parseArgs({
-  options: {
-    minutes: { type: 'string', default: '5' },
-    clock: { type: 'string', default: 'cpu' },
-    backend: { type: 'string' },
-    out: { type: 'string', default: 'out/compare' },
-    'fd-n': { type: 'string', default: '128' },
-    seed: { type: 'string', default: '0' },
-    models: { type: 'string', default: 'RIN,transformer,unet' },
-  },
-});
-const seconds = Number(args.minutes) * 60;
-const out = resolve(args.out);
-const seed = Number(args.seed);
+const MODELS = ['RIN', 'transformer', 'unet'] as const;
+const specs: FlagSpecs = {
+  minutes: { type: 'string', default: '5', help: 'training budget per model, in minutes' },
+  clock: { type: 'string', default: 'cpu', help: 'cpu (this process\'s CPU time) or wall' },
+  backend: { type: 'string', help: 'Node engine(s), e.g. wasm or webgpu,wasm' },
+  out: { type: 'string', default: 'out/compare', help: 'output directory' },
+  'fd-n': { type: 'string', default: '128', help: 'samples for shapesFD (split over the classes; at least 64)' },
+  seed: { type: 'string', default: '0', help: 'seed' },
+  models: { type: 'string', default: MODELS.join(','), help: `comma-separated subset of ${MODELS.join(',')}` },
+};
+const args = parseCli('compare', specs, (f) => ({
+  minutes: f.positiveNumber('minutes', 'minutes'),
+  clock: f.choice('clock', ['cpu', 'wall'] as const),
+  backend: f.backend(),
+  out: f.outputDir('out'),
+  fdN: f.positiveInt('fd-n', 'samples; shapesFD needs 2 × its 32 features', 64),
+  seed: f.nonNegativeInt('seed'),
+  models: f.list('models', MODELS),
+}));
+const seconds = args.minutes * 60;
+const out = args.out;
+const seed = args.seed;
 const backend = await setupBackend(args.backend);
 console.log(`backend: ${backend.line}`);
 await mkdir(out, { recursive: true });
 const metric = await ShapesFD.load();
-const allModels: Array<[string, BrickConfig]> = [['RIN', shapesRinConfig()], ['transformer', shapesTransformerConfig()], ['unet', shapesUNetConfig()]];
-const wanted = (args.models ?? '').split(',').map((m) => m.trim()).filter((m) => m.length > 0);
-const unknown = wanted.filter((m) => !allModels.some(([name]) => name === m));
-if (unknown.length > 0 || wanted.length === 0) {
-  throw new Error(`compare: option --models expected a comma-separated subset of ${allModels.map(([n]) => n).join(',')}, got '${args.models}'`);
-}
+const allModels: Array<[(typeof MODELS)[number], BrickConfig]> = [['RIN', shapesRinConfig()], ['transformer', shapesTransformerConfig()], ['unet', shapesUNetConfig()]];
+const wanted: readonly string[] = args.models;
 
 const rows: Array<Record<string, unknown>> = [];
+const perClass: Record<string, ShapesFDClassReport[]> = {};
 const series = [];
 for (const [name, denoiser] of allModels.filter(([n]) => wanted.includes(n))) {
   const model = new GaussianDiffusion(shapesDiffusionConfig({ denoiser }), { rng: new Rng(seed) });
@@ -55,7 +64,7 @@ for (const [name, denoiser] of allModels.filter(([n]) => wanted.includes(n))) {
   const horizon = { steps: 1_000_000 };
   const schedule = (s: number) => (s < 100 ? (3e-3 * (s + 1)) / 100 : 1.5e-3 * (1 + Math.cos(Math.PI * Math.min(1, (s - 100) / Math.max(1, horizon.steps - 100)))));
   const parts = diffusionTrainer({ model, data, toData, steps: 1_000_000, schedule, seed });
-  const clock = args.clock === 'wall' ? 'wall' : 'cpu';
+  const clock = args.clock;
   const now = budgetClock(clock);
   const t0 = now();
   const wall0 = performance.now();
@@ -68,9 +77,9 @@ for (const [name, denoiser] of allModels.filter(([n]) => wanted.includes(n))) {
   const wallMinutes = (performance.now() - wall0) / 60_000;
   const fd = await parts.ema.withAveraged(model, async () => {
     const grid = await sampleClassGrid(model, { perClass: 8, seed });
-    await writePng(join(out, `${name}-samples.png`), await classGridPng(grid.samples, 8));
+    await writePng(join(out, `${name}-samples.png`), await classGridPng(grid.samples, 8, { labels: SHAPE_NAMES, title: `${name}, ${args.minutes} ${clock}-min` }));
     grid.samples.dispose();
-    return evaluateShapesFD(model, { n: Number(args['fd-n']), metric, seed: seed + 100 });
+    return evaluateShapesFDPerClass(model, { n: args.fdN, metric, seed: seed + 100 });
   });
   const ms = parts.trainer.history.map((h) => h.ms).sort((a, b) => a - b);
   rows.push({
@@ -78,14 +87,19 @@ for (const [name, denoiser] of allModels.filter(([n]) => wanted.includes(n))) {
     steps: run.steps, [`${clock}Minutes`]: +(run.seconds / 60).toFixed(2), wallMinutes: +wallMinutes.toFixed(2), msPerStepMedian: Math.round(ms[Math.floor(ms.length / 2)]),
     finalLoss: +(parts.trainer.history.slice(-50).reduce((a, h) => a + h.loss, 0) / Math.min(50, parts.trainer.history.length)).toFixed(4),
     shapesFD: +fd.shapesFD.toFixed(1), realVsReal: +fd.realVsReal.toFixed(1), noiseVsReal: +fd.noiseVsReal.toFixed(1), n: fd.n,
+    // per class (circle/square/triangle): the classifier's accuracy against the requested class, and coverage
+    [`acc ${fd.perClass.map((c) => c.name[0]).join('/')}`]: fd.perClass.map((c) => (c.accuracy === null ? '-' : (100 * c.accuracy).toFixed(0))).join('/'),
+    [`cover ${fd.perClass.map((c) => c.name[0]).join('/')}`]: fd.perClass.map((c) => (100 * c.coverage).toFixed(0)).join('/'),
   });
+  perClass[name] = fd.perClass;
   series.push({ name, x: parts.trainer.history.map((h) => h.step), y: parts.trainer.history.map((h) => h.loss) });
   parts.dispose();
   model.dispose();
 }
 await writePng(join(out, 'loss.png'), await lossCurvePng(series, { title: `${rows.map((r) => r.model).join(' vs ')}, ${args.minutes} min each`, smoothing: 0.9 }));
-await writeFile(join(out, 'compare.json'), `${JSON.stringify({ backend: backend.engine, minutesEach: Number(args.minutes), clock: args.clock, rows }, null, 2)}\n`);
+await writeFile(join(out, 'compare.json'), `${JSON.stringify({ backend: backend.engine, minutesEach: args.minutes, clock: args.clock, rows, perClass }, null, 2)}\n`);
 console.table(rows);
+for (const [name, pc] of Object.entries(perClass)) console.log(`${name} per class:\n${formatShapesFDClassTable(pc)}`);
 const ranked = [...(rows as Array<{ model: string; shapesFD: number }>)].sort((a, b) => a.shapesFD - b.shapesFD);
 console.log(ranked.length > 1 ? `${ranked[0].model} wins: shapesFD ${ranked.map((r) => `${r.model} ${r.shapesFD}`).join(', ')}` : `${ranked[0].model}: shapesFD ${ranked[0].shapesFD}`);
 console.log(`wrote ${out}/ (compare.json, loss.png, *-samples.png)`);

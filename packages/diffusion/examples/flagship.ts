@@ -15,42 +15,58 @@
  * Options: --minutes (total budget, default 8), --steps (cap on the fresh model's steps), --size
  * (16 or 32; the shipped model is 16 px), --backend (e.g. wasm, cpu, webgpu), --out (default out),
  * --resume (continue the fresh model from <out>/fresh/checkpoint), --fd-n (samples for shapesFD,
- * default 128), --per-class (grid samples per class, default 8), --seed.
+ * split over the classes, default 128), --per-class (grid samples per class, default 8), --seed,
+ * --help. A bad value stops it at once with a line naming the flag (exit code 2).
+ *
+ * Writes <out>/shipped/ and <out>/fresh/: samples.png (64 px per sample, class names at the left
+ * of the rows), trajectory.png, read-maps.png (the RIN's read attention per block, one labelled row
+ * per class); fresh/loss.png; and <out>/metrics.json. Beside the overall shapesFD it prints, per
+ * class, the shapes classifier's accuracy against the requested class, the class's own shapesFD
+ * with its real floor, and mean pixel / coverage next to real images of the class, so a class that
+ * is ignored or drawn as empty frames is visible (the same figures are in metrics.json, perClass).
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { parseArgs } from 'node:util';
 import { existsSync } from 'node:fs';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { Rng, SHAPE_NAMES, load, lossCurvePng, save, writePng } from '@brickml/core';
 import {
-  GaussianDiffusion, ShapesFD, classGridPng, diffusionTrainer, evaluateShapesFD, readMapsPng, sampleClassGrid, shapesDiffusionConfig,
-  shapesTrainingData, trainWithBudget, trajectoryPng, type ShapesFDReport,
+  GaussianDiffusion, ShapesFD, classGridPng, diffusionTrainer, evaluateShapesFDPerClass, formatShapesFDClassTable, readMapsPng, sampleClassGrid,
+  shapesDiffusionConfig, shapesTrainingData, trainWithBudget, trajectoryPng, type ShapesFDPerClassReport, type ShapesFDReport,
 } from '../src/index.js';
 import { setupBackend } from '../scripts/backend.js';
+import { parseCli, type FlagSpecs } from '../scripts/flags.js';
 
-const { values: args } = parseArgs({
-  options: {
-    minutes: { type: 'string', default: '8' },
-    steps: { type: 'string' },
-    size: { type: 'string', default: '16' },
-    backend: { type: 'string' },
-    out: { type: 'string', default: 'out' },
-    resume: { type: 'boolean', default: false },
-    'fd-n': { type: 'string', default: '128' },
-    'per-class': { type: 'string', default: '8' },
-    seed: { type: 'string', default: '0' },
-  },
-});
+const specs: FlagSpecs = {
+  minutes: { type: 'string', default: '8', help: 'total time budget in minutes' },
+  steps: { type: 'string', help: "cap on the fresh model's training steps" },
+  size: { type: 'string', default: '16', help: 'image side, 16 or 32 (the shipped model is 16 px)' },
+  backend: { type: 'string', help: 'Node engine(s), e.g. wasm or webgpu,wasm' },
+  out: { type: 'string', default: 'out', help: 'output directory' },
+  resume: { type: 'boolean', default: false, help: 'continue the fresh model from <out>/fresh/checkpoint' },
+  'fd-n': { type: 'string', default: '128', help: 'samples for shapesFD (split over the classes; at least 64)' },
+  'per-class': { type: 'string', default: '8', help: 'grid samples per class' },
+  seed: { type: 'string', default: '0', help: 'seed' },
+};
+const args = parseCli('flagship', specs, (f) => ({
+  minutes: f.positiveNumber('minutes', 'minutes'),
+  steps: f.optionalPositiveInt('steps', 'training steps'),
+  size: f.choice('size', [16, 32] as const),
+  backend: f.backend(),
+  out: f.outputDir('out'),
+  resume: f.boolean('resume'),
+  fdN: f.positiveInt('fd-n', 'samples; shapesFD needs 2 × its 32 features', 64),
+  perClass: f.positiveInt('per-class', 'samples per class'),
+  seed: f.nonNegativeInt('seed'),
+}));
 const t0 = performance.now();
 const elapsed = () => (performance.now() - t0) / 1000;
-const budget = Number(args.minutes) * 60;
-const size = Number(args.size) as 16 | 32;
-if (size !== 16 && size !== 32) throw new Error(`--size must be 16 or 32, got ${args.size}`);
-const out = resolve(args.out);
-const fdN = Number(args['fd-n']);
-const perClass = Number(args['per-class']);
-const seed = Number(args.seed);
+const budget = args.minutes * 60;
+const size = args.size;
+const out = args.out;
+const fdN = args.fdN;
+const perClass = args.perClass;
+const seed = args.seed;
 const shippedDir = resolve(dirname(process.argv[1]), '..', 'assets', 'flagship');
 
 const backend = await setupBackend(args.backend);
@@ -59,38 +75,41 @@ await mkdir(out, { recursive: true });
 const metric = await ShapesFD.load();
 const rows = SHAPE_NAMES.join(', ');
 
-type Entry = { label: string; steps: number; trainMinutes: number; backend: string; shapesFD: ShapesFDReport & { sampleSeconds: number }; files: string[]; note?: string };
+type Entry = { label: string; steps: number; trainMinutes: number; backend: string; shapesFD: ShapesFDPerClassReport; files: string[]; note?: string };
 const results: Record<string, Entry> = {};
 
 /** Grid, trajectory, read maps and shapesFD of a model into `dir`. */
-async function portrait(model: GaussianDiffusion, dir: string): Promise<{ fd: ShapesFDReport & { sampleSeconds: number }; files: string[] }> {
+async function portrait(model: GaussianDiffusion, dir: string, title: string): Promise<{ fd: ShapesFDPerClassReport; files: string[] }> {
   await mkdir(dir, { recursive: true });
   const grid = await sampleClassGrid(model, { perClass, seed, trajectory: true, readMaps: true });
   const files = [join(dir, 'samples.png'), join(dir, 'trajectory.png'), join(dir, 'read-maps.png')];
-  await writePng(files[0], await classGridPng(grid.samples, perClass));
-  await writePng(files[1], trajectoryPng(grid.trajectory!, { index: 0 }));
+  const names = SHAPE_NAMES.slice(0, model.numClasses);
+  await writePng(files[0], await classGridPng(grid.samples, perClass, { labels: names, title: `${title}: ${perClass} samples per class` }));
+  await writePng(files[1], trajectoryPng(grid.trajectory!, { index: 0, maxSteps: 8, labels: true, title: `${title}: denoising one ${names[0]}, t = 1 -> 0` }));
   // one sample per class, read maps at the middle step, one column per RIN block
-  await writePng(files[2], await readMapsPng(grid.readMaps!, grid.samples, { indices: [0, perClass, 2 * perClass] }));
+  const shown = names.map((_, c) => c * perClass);
+  await writePng(files[2], await readMapsPng(grid.readMaps!, grid.samples, { indices: shown, rowLabels: names }));
   grid.samples.dispose();
-  const fd = await evaluateShapesFD(model, { n: fdN, metric, seed: seed + 100 });
+  const fd = await evaluateShapesFDPerClass(model, { n: fdN, metric, seed: seed + 100 });
   return { fd, files };
 }
 
 const fmt = (r: ShapesFDReport) => `shapesFD ${r.shapesFD.toFixed(1)} (n=${r.n}; real-vs-real ${r.realVsReal.toFixed(1)}, noise-vs-real ${r.noiseVsReal.toFixed(1)})`;
+const table = (r: ShapesFDPerClassReport) => `  per class (n=${r.n} split over the classes; floor = real images scored the same way):\n${formatShapesFDClassTable(r.perClass, { indent: '    ' })}`;
 
 // (1) The shipped model.
 if (size === 16 && existsSync(join(shippedDir, 'model.safetensors'))) {
   const model = await load<GaussianDiffusion>(shippedDir);
   model.eval();
   const record = JSON.parse(await readFile(join(shippedDir, 'training.json'), 'utf8').catch(() => '{}'));
-  const { fd, files } = await portrait(model, join(out, 'shipped'));
+  const { fd, files } = await portrait(model, join(out, 'shipped'), 'shipped RIN');
   const steps = record.steps ?? NaN;
   results.shipped = {
     label: `shipped RIN (assets/flagship: ${steps} steps, ${((record.trainSeconds ?? NaN) / 60).toFixed(0)} min on ${record.backend ?? '?'})`,
     steps, trainMinutes: (record.trainSeconds ?? NaN) / 60, backend: record.backend, shapesFD: fd, files,
     note: record.shapesFD ? `at training time: shapesFD ${Number(record.shapesFD.value).toFixed(1)} with n=${record.shapesFD.n}` : undefined,
   };
-  console.log(`\n[shipped] ${results.shipped.label}\n  ${fmt(fd)}; sampling ${fd.sampleSeconds.toFixed(0)} s\n  rows of ${files[0]}: ${rows}\n  ready after ${elapsed().toFixed(0)} s`);
+  console.log(`\n[shipped] ${results.shipped.label}\n  ${fmt(fd)}; sampling ${fd.sampleSeconds.toFixed(0)} s\n${table(fd)}\n  rows of ${files[0]}: ${rows}\n  ready after ${elapsed().toFixed(0)} s`);
   model.dispose();
 } else {
   console.log(size === 16
@@ -106,7 +125,7 @@ const ckpt = join(freshDir, 'checkpoint');
 const model = new GaussianDiffusion(shapesDiffusionConfig({ size }), { rng: new Rng(seed) });
 const { data, toData } = shapesTrainingData(size, 64, seed + 1);
 // Warm-up then cosine decay over the steps the budget allows (estimated after the first steps).
-const horizon = { steps: args.steps ? Number(args.steps) : 1_000_000, known: !!args.steps };
+const horizon = { steps: args.steps ?? 1_000_000, known: args.steps !== undefined };
 const peak = 3e-3, warm = 100;
 const schedule = (step: number) =>
   step < warm ? (peak * (step + 1)) / warm : 0.5 * peak * (1 + Math.cos((Math.PI * Math.min(1, (step - warm) / Math.max(1, horizon.steps - warm)))));
@@ -119,7 +138,7 @@ console.log(`[fresh] training a ${model.denoiser.numParameters().toLocaleString(
 const startStep = parts.trainer.step;
 const startTime = performance.now();
 const run = await trainWithBudget(parts.trainer, parts.batches, {
-  steps: args.steps ? Number(args.steps) : 1_000_000,
+  steps: args.steps ?? 1_000_000,
   seconds: trainSeconds,
   label: 'fresh RIN',
   checkpoint: { dir: ckpt, every: 100 },
@@ -134,7 +153,7 @@ const run = await trainWithBudget(parts.trainer, parts.batches, {
 await writePng(join(freshDir, 'loss.png'), await lossCurvePng(parts.trainer.history, { title: 'fresh RIN: training loss (v-prediction MSE)', smoothing: 0.9 }));
 const fresh = await parts.ema.withAveraged(model, async () => {
   await save(model, join(freshDir, 'model'));
-  return portrait(model, freshDir);
+  return portrait(model, freshDir, 'fresh RIN');
 });
 const freshMinutes = parts.trainer.history.reduce((a, h) => a + h.ms, 0) / 60_000;
 results.fresh = {
@@ -142,13 +161,14 @@ results.fresh = {
   steps: parts.trainer.step, trainMinutes: freshMinutes, backend: backend.engine, shapesFD: fresh.fd,
   files: [...fresh.files, join(freshDir, 'loss.png'), join(freshDir, 'model')],
 };
-console.log(`\n[fresh] ${results.fresh.label}: ${run.steps} steps this call, stopped by ${run.stoppedBy}\n  ${fmt(fresh.fd)}`);
+console.log(`\n[fresh] ${results.fresh.label}: ${run.steps} steps this call, stopped by ${run.stoppedBy}\n  ${fmt(fresh.fd)}\n${table(fresh.fd)}`);
 
 await writeFile(join(out, 'metrics.json'), `${JSON.stringify({ backend: backend.engine, seconds: Math.round(elapsed()), rows: SHAPE_NAMES, ...results }, null, 2)}\n`);
 console.log(`\nshapesFD (lower is better; n=${fdN}, DDIM 25 steps, guidance 3):`);
 for (const r of Object.values(results)) console.log(`  ${r.shapesFD.shapesFD.toFixed(1).padStart(7)}  ${r.label}`);
 const ref = Object.values(results)[0]?.shapesFD;
 if (ref) console.log(`  ${ref.realVsReal.toFixed(1).padStart(7)}  real vs real (floor)\n  ${ref.noiseVsReal.toFixed(1).padStart(7)}  noise vs real`);
+for (const r of Object.values(results)) console.log(`per class, ${r.label}:\n${formatShapesFDClassTable(r.shapesFD.perClass, { indent: '  ' })}`);
 console.log(`wrote ${out}/ (metrics.json, shipped/, fresh/) in ${(elapsed() / 60).toFixed(1)} min`);
 parts.dispose();
 model.dispose();

@@ -14,43 +14,50 @@
  *   --residual-from none --context-channels 0 --objective v   reproduces the plain video RIN.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { parseArgs } from 'node:util';
 import { mkdir, writeFile } from 'node:fs/promises';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { Rng, movingSprites, save, videoGif, writePng, imageGridPng } from '@brickml/core';
 import {
   GaussianDiffusion, type Objective, budgetClock, diffusionTrainer, videoRinConfig, evaluateVideoPSNR, predictFrames, readMapsPng, trainWithBudget, videoDiffusionConfig, videoTrainingData,
 } from '../src/index.js';
 import { setupBackend } from '../scripts/backend.js';
+import { parseCli, type FlagSpecs } from '../scripts/flags.js';
 
-const { values: args } = parseArgs({
-  options: {
-    minutes: { type: 'string', default: '5' },
-    clock: { type: 'string', default: 'wall' },
-    backend: { type: 'string' },
-    out: { type: 'string', default: 'out/video' },
-    clips: { type: 'string', default: '32' },
-    patch: { type: 'string' },
-    'residual-from': { type: 'string', default: 'lastContext' },
-    'context-channels': { type: 'string', default: '2' },
-    objective: { type: 'string', default: 'x0' },
-    seed: { type: 'string', default: '0' },
-  },
-});
-const seconds = Number(args.minutes) * 60;
-const out = resolve(args.out);
-const seed = Number(args.seed);
+const specs: FlagSpecs = {
+  minutes: { type: 'string', default: '5', help: 'training budget in minutes' },
+  clock: { type: 'string', default: 'wall', help: "wall or cpu (this process's CPU time)" },
+  backend: { type: 'string', help: 'Node engine(s), e.g. wasm or webgpu,wasm' },
+  out: { type: 'string', default: 'out/video', help: 'output directory' },
+  clips: { type: 'string', default: '32', help: 'held-out clips for PSNR' },
+  patch: { type: 'string', help: "the RIN's patch side (default videoRinConfig's)" },
+  'residual-from': { type: 'string', default: 'lastContext', help: 'lastContext or none' },
+  'context-channels': { type: 'string', default: '2', help: 'last m context frames concatenated to every frame, 0-2' },
+  objective: { type: 'string', default: 'x0', help: 'eps, x0 or v' },
+  seed: { type: 'string', default: '0', help: 'seed' },
+};
+const args = parseCli('video', specs, (f) => ({
+  minutes: f.positiveNumber('minutes', 'minutes'),
+  clock: f.choice('clock', ['wall', 'cpu'] as const),
+  backend: f.backend(),
+  out: f.outputDir('out'),
+  clips: f.positiveInt('clips', 'held-out clips'),
+  patch: f.optionalPositiveInt('patch', 'pixels'),
+  residualFrom: f.choice('residual-from', ['lastContext', 'none'] as const),
+  contextChannels: f.choice('context-channels', [0, 1, 2] as const),
+  objective: f.choice('objective', ['eps', 'x0', 'v'] as const) satisfies Objective,
+  seed: f.nonNegativeInt('seed'),
+}));
+const seconds = args.minutes * 60;
+const out = args.out;
+const seed = args.seed;
 const task = { size: 16 as const, frames: 6, context: 2 };
 const backend = await setupBackend(args.backend);
 console.log(`backend: ${backend.line}`);
 await mkdir(out, { recursive: true });
 
-if (args['residual-from'] !== 'lastContext' && args['residual-from'] !== 'none') {
-  throw new Error(`video example: --residual-from must be lastContext or none, got ${args['residual-from']}`);
-}
-const conditioning = { residual: args['residual-from'] === 'lastContext', contextChannels: Number(args['context-channels']) };
-const denoiser = { ...videoRinConfig({ ...task, ...conditioning }), ...(args.patch ? { patchSize: Number(args.patch) } : {}) };
-const objective = args.objective as Objective;
+const conditioning = { residual: args.residualFrom === 'lastContext', contextChannels: args.contextChannels };
+const denoiser = { ...videoRinConfig({ ...task, ...conditioning }), ...(args.patch !== undefined ? { patchSize: args.patch } : {}) };
+const objective: Objective = args.objective;
 const model = new GaussianDiffusion(videoDiffusionConfig({ ...task, ...conditioning, denoiser, objective }), { rng: new Rng(seed) });
 const { data, toData } = videoTrainingData({ ...task, batchSize: 16, seed: seed + 1 });
 const horizon = { steps: 1_000_000 };
@@ -60,7 +67,7 @@ console.log(
   `video RIN: ${model.denoiser.numParameters().toLocaleString()} parameters, ${task.context} context → ${task.frames - task.context} predicted frames` +
     `, objective ${model.config.objective}, residualFrom ${model.config.residualFrom}, contextChannels ${model.config.contextChannels}`,
 );
-const clock = args.clock === 'cpu' ? 'cpu' : 'wall';
+const clock = args.clock;
 const now = budgetClock(clock);
 const t0 = now();
 const run = await trainWithBudget(parts.trainer, parts.batches, {
@@ -79,9 +86,9 @@ const report = await parts.ema.withAveraged(model, async () => {
   await writePng(join(out, 'truth.png'), await imageGridPng(tf.reshape(videos, [-1, 3, 16, 16]), { cols: task.frames, scale: 3 }));
   await writePng(join(out, 'predicted.png'), await imageGridPng(tf.reshape(full, [-1, 3, 16, 16]), { cols: task.frames, scale: 3 }));
   await writePng(join(out, 'predicted.gif'), await videoGif(full, { scale: 4 }));
-  if (r.readMaps) await writePng(join(out, 'read-maps.png'), await readMapsPng(r.readMaps, full, { indices: [0, 1] }));
+  if (r.readMaps) await writePng(join(out, 'read-maps.png'), await readMapsPng(r.readMaps, full, { indices: [0, 1], rowLabels: ['clip 1', 'clip 2'], scale: 4 }));
   tf.dispose([videos, context, r.samples, full]);
-  return evaluateVideoPSNR(model, { n: Number(args.clips), seed });
+  return evaluateVideoPSNR(model, { n: args.clips, seed });
 });
 const result = { backend: backend.engine, patchSize: denoiser.patchSize, objective: model.config.objective, residualFrom: model.config.residualFrom, contextChannels: model.config.contextChannels, steps: run.steps, clock, minutes: +(run.seconds / 60).toFixed(2), ...report };
 await writeFile(join(out, 'metrics.json'), `${JSON.stringify(result, null, 2)}\n`);

@@ -8,6 +8,10 @@
 // tfjs-core imports bundled, every other package left external — and the bundle is run.
 //
 //   node scripts/run.mjs examples/flagship.ts --minutes 8
+//
+// The bundle goes to node_modules/.cache/brickml-run/<entry>.mjs, or under $BRICKML_RUN_CACHE_DIR
+// when that is set (tests use their own folder, so a run beside them keeps its bundle). It must lie
+// inside this package, where the bundle's external imports (tfjs-core, ...) resolve.
 import { build } from 'esbuild';
 import { mkdirSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
@@ -20,7 +24,7 @@ if (!entry) {
   console.error('usage: node scripts/run.mjs <entry.ts> [args...]');
   process.exit(2);
 }
-const cacheDir = join(pkgRoot, 'node_modules', '.cache', 'brickml-run');
+const cacheDir = process.env.BRICKML_RUN_CACHE_DIR ? resolve(process.env.BRICKML_RUN_CACHE_DIR) : join(pkgRoot, 'node_modules', '.cache', 'brickml-run');
 mkdirSync(cacheDir, { recursive: true });
 const outfile = join(cacheDir, `${basename(entry).replace(/\.[cm]?ts$/, '')}.mjs`);
 

@@ -5,7 +5,7 @@
  *
  *   npm run train:flagship -w @brickml/diffusion                     # full run (6,000 steps), resumes if interrupted
  *   npm run train:flagship -w @brickml/diffusion -- --minutes 30     # add 30 minutes to the run, then export
- *   npm run train:flagship -w @brickml/diffusion -- --steps 20 --work /tmp/fs --assets /tmp/fs-assets --eval-n 128
+ *   npm run train:flagship -w @brickml/diffusion -- --steps 20 --warmup 5 --work /tmp/fs --assets /tmp/fs-assets --eval-n 128
  *
  * Recipe (spec-notes, "The flagship npm start"): RIN with interface width 48, latent width 80, 16
  * latents, 2 blocks × 1 latent layer, patch 2, class token with label dropout 0.1, 3×3 depthwise
@@ -15,52 +15,70 @@
  * packages/diffusion/out/flagship-train, git-ignored); training time adds up over resumes.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { parseArgs } from 'node:util';
 import { existsSync } from 'node:fs';
 import { appendFile, readFile, writeFile, mkdir } from 'node:fs/promises';
 import { cpus } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { Rng, save } from '@brickml/core';
 import {
-  GaussianDiffusion, ShapesFD, diffusionTrainer, evaluateShapesFD, shapesDiffusionConfig, shapesTrainingData, trainWithBudget,
+  GaussianDiffusion, ShapesFD, diffusionTrainer, evaluateShapesFDPerClass, formatShapesFDClassTable, shapesDiffusionConfig, shapesTrainingData,
+  trainWithBudget,
 } from '../src/index.js';
 import { setupBackend } from './backend.js';
+import { FlagError, parseCli, type FlagSpecs } from './flags.js';
 
-const { values: args } = parseArgs({
-  options: {
-    steps: { type: 'string', default: '6000' },
-    batch: { type: 'string', default: '64' },
-    lr: { type: 'string', default: '3e-3' },
-    warmup: { type: 'string', default: '200' },
-    minutes: { type: 'string' },
-    backend: { type: 'string' },
-    work: { type: 'string' },
-    assets: { type: 'string' },
-    every: { type: 'string', default: '250' },
-    'eval-every': { type: 'string', default: '0' },
-    'eval-n': { type: 'string', default: '1000' },
-    seed: { type: 'string', default: '0' },
-    fresh: { type: 'boolean', default: false },
-  },
+const specs: FlagSpecs = {
+  steps: { type: 'string', default: '6000', help: 'target step of the whole run (cosine decay ends here)' },
+  batch: { type: 'string', default: '64', help: 'batch size' },
+  lr: { type: 'string', default: '3e-3', help: 'peak learning rate' },
+  warmup: { type: 'string', default: '200', help: 'warm-up steps' },
+  minutes: { type: 'string', help: 'train for this many minutes in this call, then export (default: to --steps)' },
+  backend: { type: 'string', help: 'Node engine(s), e.g. wasm or webgpu,wasm' },
+  work: { type: 'string', help: 'resumable trainer checkpoint (default out/flagship-train)' },
+  assets: { type: 'string', help: 'export folder (default assets/flagship)' },
+  every: { type: 'string', default: '250', help: 'checkpoint every n steps' },
+  'eval-every': { type: 'string', default: '0', help: 'shapesFD (n=256) every n steps; 0 = never' },
+  'eval-n': { type: 'string', default: '1000', help: 'samples for the final shapesFD' },
+  seed: { type: 'string', default: '0', help: 'seed' },
+  fresh: { type: 'boolean', default: false, help: 'ignore an existing checkpoint in --work' },
+};
+const pkgRoot = resolve(dirname(process.argv[1]), '..');
+const args = parseCli('train-flagship', specs, (f) => {
+  const o = {
+    steps: f.positiveInt('steps', 'training steps'),
+    batch: f.positiveInt('batch', 'images per batch'),
+    lr: f.positiveNumber('lr'),
+    warmup: f.nonNegativeInt('warmup', 'steps'),
+    minutes: f.optionalPositiveNumber('minutes', 'minutes'),
+    backend: f.backend(),
+    work: f.outputDir('work', join(pkgRoot, 'out', 'flagship-train')),
+    assets: f.outputDir('assets', join(pkgRoot, 'assets', 'flagship')),
+    every: f.positiveInt('every', 'steps'),
+    evalEvery: f.nonNegativeInt('eval-every', 'steps; 0 = never'),
+    evalN: f.positiveInt('eval-n', 'samples; shapesFD needs 2 × its 32 features', 64),
+    seed: f.nonNegativeInt('seed'),
+    fresh: f.boolean('fresh'),
+  };
+  if (o.warmup > o.steps) throw new FlagError(`--warmup expected at most --steps (${o.steps}) warm-up steps, got "${f.string('warmup')}"`);
+  return o;
 });
 
-const pkgRoot = resolve(dirname(process.argv[1]), '..');
-const work = resolve(args.work ?? join(pkgRoot, 'out', 'flagship-train'));
-const assets = resolve(args.assets ?? join(pkgRoot, 'assets', 'flagship'));
-const steps = Number(args.steps);
-const seed = Number(args.seed);
-const evalEvery = Number(args['eval-every']);
-const evalN = Number(args['eval-n']);
+const work = args.work;
+const assets = args.assets;
+const steps = args.steps;
+const seed = args.seed;
+const evalEvery = args.evalEvery;
+const evalN = args.evalN;
 
 const backend = await setupBackend(args.backend);
 console.log(`backend: ${backend.line}`);
 
 const config = shapesDiffusionConfig({ size: 16 });
 const model = new GaussianDiffusion(config, { rng: new Rng(seed) });
-const { data, toData } = shapesTrainingData(16, Number(args.batch), seed + 1);
+const { data, toData } = shapesTrainingData(16, args.batch, seed + 1);
 const parts = diffusionTrainer({
   model, data, toData, steps,
-  lr: Number(args.lr), warmupSteps: Number(args.warmup), decaySteps: steps, seed,
+  lr: args.lr, warmupSteps: args.warmup, decaySteps: steps, seed,
   logFile: join(work, '..', 'flagship-train.log.jsonl'),
 });
 if (!args.fresh && existsSync(join(work, 'trainer.json'))) {
@@ -71,22 +89,23 @@ console.log(`RIN: ${model.denoiser.numParameters().toLocaleString()} parameters;
 
 const metric = await ShapesFD.load();
 const curveFile = join(work, '..', 'flagship-fd-curve.json');
-const curve: Array<{ step: number; shapesFD: number; n: number }> = existsSync(curveFile) ? JSON.parse(await readFile(curveFile, 'utf8')) : [];
-const evaluate = (n: number) => parts.ema.withAveraged(model, () => evaluateShapesFD(model, { n, metric, seed: 999 }));
+const curve: Array<{ step: number; shapesFD: number; n: number; perClass?: Array<{ name: string; accuracy: number | null; shapesFD: number; coverage: number }> }> = existsSync(curveFile) ? JSON.parse(await readFile(curveFile, 'utf8')) : [];
+const evaluate = (n: number) => parts.ema.withAveraged(model, () => evaluateShapesFDPerClass(model, { n, metric, seed: 999 }));
 
-const budget = args.minutes !== undefined ? Number(args.minutes) * 60 : undefined;
+const budget = args.minutes !== undefined ? args.minutes * 60 : undefined;
 const run = await trainWithBudget(parts.trainer, parts.batches, {
   steps,
   seconds: budget,
   label: 'flagship RIN',
-  checkpoint: { dir: work, every: Number(args.every) },
+  checkpoint: { dir: work, every: args.every },
   onStep: async (r) => {
     if (evalEvery > 0 && r.step % evalEvery === 0) {
       const rep = await evaluate(256);
-      curve.push({ step: r.step, shapesFD: rep.shapesFD, n: rep.n });
+      const perClass = rep.perClass.map((c) => ({ name: c.name, accuracy: c.accuracy, shapesFD: +c.shapesFD.toFixed(2), coverage: +c.coverage.toFixed(3) }));
+      curve.push({ step: r.step, shapesFD: rep.shapesFD, n: rep.n, perClass });
       await mkdir(dirname(curveFile), { recursive: true });
       await writeFile(curveFile, JSON.stringify(curve, null, 2));
-      console.log(`\nstep ${r.step}: shapesFD ${rep.shapesFD.toFixed(1)} (n=${rep.n}; real-vs-real ${rep.realVsReal.toFixed(1)}, noise ${rep.noiseVsReal.toFixed(1)})`);
+      console.log(`\nstep ${r.step}: shapesFD ${rep.shapesFD.toFixed(1)} (n=${rep.n}; real-vs-real ${rep.realVsReal.toFixed(1)}, noise ${rep.noiseVsReal.toFixed(1)})\n${formatShapesFDClassTable(rep.perClass)}`);
     }
   },
 });
@@ -104,17 +123,20 @@ const record = {
   parameters: model.denoiser.numParameters(),
   steps: parts.trainer.step,
   targetSteps: steps,
-  batchSize: Number(args.batch),
+  batchSize: args.batch,
   trainSeconds: Math.round(trainSeconds),
   msPerStepMedianLast100: Math.round(msPerStep),
   backend: backend.engine,
   machine: `${cpus()[0]?.model ?? 'unknown CPU'} × ${cpus().length}`,
   recipe: {
-    optimizer: 'AdamW', lr: Number(args.lr), warmupSteps: Number(args.warmup), decay: `cosine to 0 at step ${steps}`, weightDecay: 0.01,
+    optimizer: 'AdamW', lr: args.lr, warmupSteps: args.warmup, decay: `cosine to 0 at step ${steps}`, weightDecay: 0.01,
     clipGradNorm: 1, ema: { decay: 0.999, warmup: true }, objective: 'v', schedule: 'sigmoid@-3,3,0.9', classDropout: 0.1,
   },
   sampling: { sampler: 'DDIM', steps: final.steps, guidance: final.guidance, eta: 0 },
-  shapesFD: { value: final.shapesFD, realVsReal: final.realVsReal, noiseVsReal: final.noiseVsReal, n: final.n, sampleSeconds: Math.round(final.sampleSeconds) },
+  shapesFD: {
+    value: final.shapesFD, realVsReal: final.realVsReal, noiseVsReal: final.noiseVsReal, n: final.n, sampleSeconds: Math.round(final.sampleSeconds),
+    perClass: final.perClass,
+  },
   fdCurve: curve,
   lossLast100: history.slice(-100).reduce((a, h) => a + h.loss, 0) / Math.max(1, Math.min(100, history.length)),
   date: new Date().toISOString(),
@@ -123,6 +145,7 @@ const record = {
 await writeFile(join(assets, 'training.json'), `${JSON.stringify(record, null, 2)}\n`);
 await appendFile(join(work, '..', 'flagship-exports.jsonl'), `${JSON.stringify({ step: record.steps, shapesFD: final.shapesFD, date: record.date })}\n`);
 console.log(JSON.stringify(record, null, 2));
+console.log(`shapesFD per class (n=${final.n}):\n${formatShapesFDClassTable(final.perClass)}`);
 console.log(`exported to ${assets}`);
 parts.dispose();
 model.dispose();

@@ -6,40 +6,50 @@
  *   npm run train:classifier -w @brickml/diffusion -- --steps 4000 --backend wasm
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { parseArgs } from 'node:util';
 import { writeFile } from 'node:fs/promises';
-import { join, resolve, dirname } from 'node:path';
+import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { AdamW, Rng, Trainer, noDecayForBiasAndNorm, save, shapes, type ShapesBatch } from '@brickml/core';
 import { ShapesClassifier, ShapesFD } from '../src/index.js';
 import { setupBackend } from './backend.js';
-
-const { values: args } = parseArgs({
-  options: {
-    steps: { type: 'string', default: '4000' },
-    batch: { type: 'string', default: '128' },
-    lr: { type: 'string', default: '2e-3' },
-    backend: { type: 'string' },
-    out: { type: 'string' },
-    seed: { type: 'string', default: '0' },
-  },
-});
+import { FlagError, parseCli, type FlagSpecs } from './flags.js';
 
 const here = dirname(process.argv[1] ?? fileURLToPath(import.meta.url));
-const outDir = resolve(args.out ?? join(here, '..', 'assets', 'shapes-classifier'));
+const specs: FlagSpecs = {
+  steps: { type: 'string', default: '4000', help: 'training steps' },
+  batch: { type: 'string', default: '128', help: 'batch size' },
+  lr: { type: 'string', default: '2e-3', help: 'peak learning rate' },
+  backend: { type: 'string', help: 'Node engine(s), e.g. wasm or webgpu,wasm' },
+  out: { type: 'string', help: 'output directory (default assets/shapes-classifier)' },
+  seed: { type: 'string', default: '0', help: 'seed' },
+};
+const args = parseCli('train-shapes-classifier', specs, (f) => {
+  const o = {
+    steps: f.positiveInt('steps', 'training steps'),
+    batch: f.positiveInt('batch', 'images per batch'),
+    lr: f.positiveNumber('lr'),
+    backend: f.backend(),
+    out: f.outputDir('out', join(here, '..', 'assets', 'shapes-classifier')),
+    seed: f.nonNegativeInt('seed'),
+  };
+  // the warm-up is 100 steps (below)
+  if (o.steps < 100) throw new FlagError(`--steps expected at least 100 training steps (the warm-up), got "${f.string('steps')}"`);
+  return o;
+});
+const outDir = args.out;
 const backend = await setupBackend(args.backend);
 console.log(`backend: ${backend.line}`);
-const steps = Number(args.steps);
-const seed = Number(args.seed);
+const steps = args.steps;
+const seed = args.seed;
 
 const model = new ShapesClassifier({}, { rng: new Rng(seed) });
 const optimizer = new AdamW(model, {
-  lr: { kind: 'warmupCosine', peakLr: Number(args.lr), warmupSteps: 100, totalSteps: steps },
+  lr: { kind: 'warmupCosine', peakLr: args.lr, warmupSteps: 100, totalSteps: steps },
   weightDecay: 1e-4,
   noDecay: noDecayForBiasAndNorm,
 });
 // Mix 16 and 32 px images? No: the network sees 16 px; 32 px inputs are pooled to 16 at use time.
-const data = shapes({ size: 16, batchSize: Number(args.batch), seed: seed + 1 });
+const data = shapes({ size: 16, batchSize: args.batch, seed: seed + 1 });
 const trainer = new Trainer<ShapesBatch>({
   model,
   optimizer,
@@ -65,7 +75,7 @@ for (const n of [256, 1000]) {
 await save(model, outDir, { metadata: { description: 'shapesFD feature network (BrickML)' } });
 const metrics = {
   steps,
-  batchSize: Number(args.batch),
+  batchSize: args.batch,
   seed,
   backend: backend.engine,
   wallSeconds: Math.round(wall),

@@ -6,9 +6,16 @@
  * Every report carries two references computed with the same number of images: real-vs-real
  * (two disjoint held-out sets: the floor a perfect generator reaches at this n) and noise-vs-real
  * (N(0, 1) pixels clipped to [−1, 1]: what an untrained generator scores).
+ *
+ * One number over all classes cannot see a class that is ignored or collapses, so with the class
+ * each sample was asked for, {@link ShapesFD.evaluate} also reports per class
+ * ({@link ShapesFDClassReport}): the classifier's shape accuracy against the requested class, the
+ * shapesFD of that class's samples against real images of that class (with its own real-vs-real
+ * floor at the same n), and brightness/coverage figures beside those of the real images — a class
+ * drawn as near-empty frames shows up there even when the classifier still names it.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { BrickConfigError, Rng, ShapeError, formatShape, load, shapes } from '@brickml/core';
+import { BACKGROUND_LEVEL, BrickConfigError, Rng, SHAPE_NAMES, ShapeError, formatShape, load, shapes } from '@brickml/core';
 import { featureStats, frechetDistance, type FeatureStats } from './frechet.js';
 import { ShapesClassifier } from './shapes-classifier.js';
 
@@ -16,6 +23,8 @@ import { ShapesClassifier } from './shapes-classifier.js';
 export const SHAPES_FD_REAL_SEED = 2_000_003;
 /** Seed of the second held-out real set (set B, for the real-vs-real reference). */
 export const SHAPES_FD_REAL_SEED_B = 2_000_017;
+/** Real images of one class that the per-class shapesFD compares a class's samples with (more when there are more samples). */
+export const SHAPES_FD_CLASS_REFERENCE_N = 1000;
 /** Seed of the noise reference images. */
 export const SHAPES_FD_NOISE_SEED = 2_000_029;
 
@@ -31,6 +40,93 @@ export interface ShapesFDReport {
   n: number;
   /** Image side. */
   size: number;
+  /**
+   * Figures per class (given the class each sample was asked for, or grouped by the classifier's
+   * prediction for an unconditional model); see {@link ShapesFDClassReport}.
+   */
+  perClass?: ShapesFDClassReport[];
+}
+
+/** shapesFD and pixel figures of the samples of one class (see {@link ShapesFD.evaluate}). */
+export interface ShapesFDClassReport {
+  /** Class id (0 circle, 1 square, 2 triangle). */
+  class: number;
+  /** Class name. */
+  name: string;
+  /** Samples of this class (asked for it; or, grouped by prediction, classified as it). */
+  n: number;
+  /**
+   * Share of this class's samples that the classifier calls this shape; null when the samples are
+   * grouped by the classifier's prediction (an unconditional model: there is no requested class).
+   */
+  accuracy: number | null;
+  /** Share of this class's samples the classifier assigns to each shape, indexed by class. */
+  predicted: number[];
+  /** The classifier's accuracy on the real images of this class (the ceiling of `accuracy`). */
+  realAccuracy: number;
+  /**
+   * FD between this class's samples and {@link SHAPES_FD_CLASS_REFERENCE_N} held-out real images of
+   * this class (NaN if n < 2). With few samples it is noisy and biased upwards: compare it with
+   * `realVsReal`, not with the overall shapesFD.
+   */
+  shapesFD: number;
+  /** FD between `n` other real images of this class and the same reference: the floor at this n. */
+  realVsReal: number;
+  /** Mean pixel value of the samples (in [−1, 1]; the dark background is −0.84). */
+  meanPixel: number;
+  /** Mean pixel value of the real images of this class (the reference set). */
+  realMeanPixel: number;
+  /**
+   * Share of pixels that differ from the plain background (some channel more than
+   * {@link COVERAGE_THRESHOLD} away from it): about the area the shape covers.
+   */
+  coverage: number;
+  /** The same share on the real images of this class. */
+  realCoverage: number;
+}
+
+/** The background of `shapes` images in [−1, 1] (core's BACKGROUND_LEVEL, dark grey). */
+export const SHAPES_BACKGROUND = 2 * BACKGROUND_LEVEL - 1;
+/** A pixel counts as covered when some channel is more than this far (in [−1, 1] units) from the background. */
+export const COVERAGE_THRESHOLD = 0.2;
+
+/**
+ * Mean pixel value and coverage (share of pixels with some channel more than
+ * {@link COVERAGE_THRESHOLD} from the `shapes` background) of images `[n, C, H, W]` on the host,
+ * over the images listed in `indices` (default all). NaN for no images.
+ */
+export function pixelFigures(data: ArrayLike<number>, shape: readonly number[], indices?: ArrayLike<number>): { meanPixel: number; coverage: number } {
+  if (shape.length !== 4) throw new ShapeError(`pixelFigures: images must be [n, C, H, W], got ${formatShape(shape)}`);
+  const [n, c, h, w] = shape;
+  const plane = h * w;
+  const per = c * plane;
+  if (data.length !== n * per) throw new ShapeError(`pixelFigures: data holds ${data.length} values, shape ${formatShape(shape)} needs ${n * per}`);
+  const list = indices ?? Array.from({ length: n }, (_, i) => i);
+  let sum = 0, covered = 0;
+  for (let k = 0; k < list.length; k++) {
+    const base = list[k] * per;
+    for (let p = 0; p < plane; p++) {
+      let far = false;
+      for (let ch = 0; ch < c; ch++) {
+        const v = data[base + ch * plane + p];
+        sum += v;
+        if (Math.abs(v - SHAPES_BACKGROUND) > COVERAGE_THRESHOLD) far = true;
+      }
+      if (far) covered++;
+    }
+  }
+  const m = list.length;
+  return m === 0 ? { meanPixel: NaN, coverage: NaN } : { meanPixel: sum / (m * per), coverage: covered / (m * plane) };
+}
+
+/** Options of {@link ShapesFD.evaluate}. */
+export interface ShapesFDEvaluateOptions {
+  /**
+   * The class each sample was asked for (`n` ids), to report {@link ShapesFDReport.perClass}; or
+   * `'predicted'` to group the samples by the classifier's shape prediction (unconditional models).
+   * Default: no per-class figures.
+   */
+  classes?: ArrayLike<number> | 'predicted';
 }
 
 /** Where the shipped classifier lives: `assets/shapes-classifier` of this package. */
@@ -63,6 +159,8 @@ export async function defaultClassifierDir(): Promise<string> {
  */
 export class ShapesFD {
   private readonly cache = new Map<string, { realA: FeatureStats; realVsReal: number; noiseVsReal: number }>();
+  private readonly classCache = new Map<string, ClassReference>();
+  private readonly classSetCache = new Map<string, Omit<ClassReference, 'realVsReal'>>();
 
   constructor(readonly classifier: ShapesClassifier) {
     classifier.eval();
@@ -128,7 +226,7 @@ export class ShapesFD {
    * shapesFD of `samples` (`[n, 3, 16|32, 16|32]` in [−1, 1]) against n held-out real images, with
    * the real-vs-real and noise-vs-real references at the same n. Use n ≥ 4·featureDim.
    */
-  async evaluate(samples: tf.Tensor): Promise<ShapesFDReport> {
+  async evaluate(samples: tf.Tensor, options: ShapesFDEvaluateOptions = {}): Promise<ShapesFDReport> {
     if (samples.rank !== 4 || samples.shape[1] !== 3 || samples.shape[2] !== samples.shape[3] || (samples.shape[2] !== 16 && samples.shape[2] !== 32)) {
       throw new ShapeError(`ShapesFD.evaluate: samples must be [n, 3, 16, 16] or [n, 3, 32, 32], got ${formatShape(samples.shape)}`);
     }
@@ -138,8 +236,112 @@ export class ShapesFD {
     }
     const size = samples.shape[2] as 16 | 32;
     const refs = await this.references(size, n);
-    const fd = frechetDistance(await this.stats(samples), refs.realA);
-    return { shapesFD: fd, realVsReal: refs.realVsReal, noiseVsReal: refs.noiseVsReal, n, size };
+    if (options.classes === undefined) {
+      const fd = frechetDistance(await this.stats(samples), refs.realA);
+      return { shapesFD: fd, realVsReal: refs.realVsReal, noiseVsReal: refs.noiseVsReal, n, size };
+    }
+    const out = this.classifier.forward(samples);
+    try {
+      const dim = this.classifier.config.featureDim;
+      const [features, logits, pixels] = await Promise.all([out.features.data(), out.shapeLogits.data(), samples.data()]);
+      const fd = frechetDistance(featureStats(features, n, dim), refs.realA);
+      const perClass = await this.classFigures({ features, logits, pixels, shape: samples.shape, classes: options.classes });
+      return { shapesFD: fd, realVsReal: refs.realVsReal, noiseVsReal: refs.noiseVsReal, n, size, perClass };
+    } finally {
+      tf.dispose([out.features, out.shapeLogits, out.colourLogits, out.factors]);
+    }
+  }
+
+  /** Per-class figures from host features, shape logits and pixels of the samples. */
+  private async classFigures(a: {
+    features: ArrayLike<number>; logits: ArrayLike<number>; pixels: ArrayLike<number>; shape: readonly number[]; classes: ArrayLike<number> | 'predicted';
+  }): Promise<ShapesFDClassReport[]> {
+    const [n, , size] = a.shape;
+    const k = this.classifier.config.numShapes;
+    const dim = this.classifier.config.featureDim;
+    const predicted = argmaxRows(a.logits, n, k);
+    const byPrediction = a.classes === 'predicted';
+    const requested = byPrediction ? predicted : a.classes as ArrayLike<number>;
+    if (requested.length !== n) throw new ShapeError(`ShapesFD.evaluate: classes must hold one id per sample (${n}), got ${requested.length}`);
+    for (let i = 0; i < n; i++) {
+      const c = requested[i];
+      if (!Number.isInteger(c) || c < 0 || c >= k) throw new RangeError(`ShapesFD.evaluate: classes must be integers in [0, ${k}), got ${c} at ${i}`);
+    }
+    const reports: ShapesFDClassReport[] = [];
+    for (let c = 0; c < k; c++) {
+      const idx: number[] = [];
+      for (let i = 0; i < n; i++) if (requested[i] === c) idx.push(i);
+      const m = idx.length;
+      const counts = new Array<number>(k).fill(0);
+      for (const i of idx) counts[predicted[i]]++;
+      const rows = new Float32Array(m * dim);
+      idx.forEach((i, r) => {
+        for (let j = 0; j < dim; j++) rows[r * dim + j] = a.features[i * dim + j];
+      });
+      const ref = await this.classReferences(size as 16 | 32, c, m);
+      const px = pixelFigures(a.pixels, a.shape, idx);
+      reports.push({
+        class: c,
+        name: SHAPE_NAMES[c] ?? `class ${c}`,
+        n: m,
+        accuracy: byPrediction ? null : m > 0 ? counts[c] / m : NaN,
+        predicted: counts.map((v) => (m > 0 ? v / m : NaN)),
+        realAccuracy: ref.realAccuracy,
+        shapesFD: m >= 2 ? frechetDistance(featureStats(rows, m, dim), ref.realA) : NaN,
+        realVsReal: ref.realVsReal,
+        meanPixel: px.meanPixel,
+        realMeanPixel: ref.meanPixel,
+        coverage: px.coverage,
+        realCoverage: ref.coverage,
+      });
+    }
+    return reports;
+  }
+
+  /**
+   * References of class `c` for `n` samples: real set A of the class ({@link SHAPES_FD_CLASS_REFERENCE_N}
+   * images, or n if more; seeds as the mixed sets, drawn from `shapes` restricted to the class) —
+   * its feature statistics, the classifier's accuracy and the pixel figures on it — and the FD of
+   * `n` images of real set B against it (the floor of the class's shapesFD at this n). Cached per
+   * (size, class, n).
+   */
+  async classReferences(size: 16 | 32, c: number, n: number): Promise<ClassReference> {
+    const key = `${size}/${c}/${n}`;
+    const hit = this.classCache.get(key);
+    if (hit) return hit;
+    const ds = shapes({ size, batchSize: 1, seed: 0, classes: [c] });
+    const refN = Math.max(n, SHAPES_FD_CLASS_REFERENCE_N);
+    const setKey = `${size}/${c}/A${refN}`;
+    let setA = this.classSetCache.get(setKey);
+    if (!setA) {
+      const sa = ds.fixedSplit(refN, SHAPES_FD_REAL_SEED);
+      const a = tf.tensor4d(sa.images, sa.shape);
+      const out = this.classifier.forward(a);
+      try {
+        const k = this.classifier.config.numShapes;
+        const [fa, logits] = await Promise.all([out.features.data(), out.shapeLogits.data()]);
+        const pred = argmaxRows(logits, refN, k);
+        let ok = 0;
+        for (let i = 0; i < refN; i++) if (pred[i] === c) ok++;
+        setA = { realA: featureStats(fa, refN, this.classifier.config.featureDim), realAccuracy: ok / refN, ...pixelFigures(sa.images, sa.shape) };
+        this.classSetCache.set(setKey, setA);
+      } finally {
+        tf.dispose([a, out.features, out.shapeLogits, out.colourLogits, out.factors]);
+      }
+    }
+    let realVsReal = NaN;
+    if (n >= 2) {
+      const sb = ds.fixedSplit(n, SHAPES_FD_REAL_SEED_B);
+      const b = tf.tensor4d(sb.images, sb.shape);
+      try {
+        realVsReal = frechetDistance(await this.stats(b), setA.realA);
+      } finally {
+        b.dispose();
+      }
+    }
+    const ref: ClassReference = { ...setA, realVsReal };
+    this.classCache.set(key, ref);
+    return ref;
   }
 
   /** Shape and colour accuracy of the classifier on `n` held-out images (for the record). */
@@ -165,9 +367,63 @@ export class ShapesFD {
   }
 }
 
+/** Real-image references of one class (see {@link ShapesFD.classReferences}). */
+export interface ClassReference {
+  /** Feature statistics of real set A of the class. */
+  realA: FeatureStats;
+  realVsReal: number;
+  realAccuracy: number;
+  meanPixel: number;
+  coverage: number;
+}
+
+/** Row-wise argmax of `[n, k]` values. */
+function argmaxRows(v: ArrayLike<number>, n: number, k: number): Int32Array {
+  const out = new Int32Array(n);
+  for (let i = 0; i < n; i++) {
+    let best = 0;
+    for (let j = 1; j < k; j++) if (v[i * k + j] > v[i * k + best]) best = j;
+    out[i] = best;
+  }
+  return out;
+}
+
 /** One-call shapesFD with the shipped classifier (loaded once per process). */
 let shared: Promise<ShapesFD> | null = null;
-export async function shapesFD(samples: tf.Tensor): Promise<ShapesFDReport> {
+export async function shapesFD(samples: tf.Tensor, options: ShapesFDEvaluateOptions = {}): Promise<ShapesFDReport> {
   shared ??= ShapesFD.load();
-  return (await shared).evaluate(samples);
+  return (await shared).evaluate(samples, options);
+}
+
+/** Options of {@link formatShapesFDClassTable}. */
+export interface ShapesFDClassTableOptions {
+  /** Prefix of every line (default two spaces). */
+  indent?: string;
+}
+
+/**
+ * The per-class figures as a small text table (one header line, one line per class), flagging a
+ * class whose accuracy is under 50% ("wrong shape") or whose coverage is under half ("near-empty")
+ * or over twice ("over-filled") that of real images of the class, e.g.
+ *
+ * ```text
+ * class       n  acc   called c/s/t   shapesFD (real floor)  mean px (real)   coverage (real)
+ * circle     43  34%   34/50/16 %       85.3 (12.1)          -0.60 (-0.55)    21% (28%)   ← wrong shape
+ * ```
+ */
+export function formatShapesFDClassTable(perClass: readonly ShapesFDClassReport[], options: ShapesFDClassTableOptions = {}): string {
+  const ind = options.indent ?? '  ';
+  const pct = (v: number | null) => (v === null ? '   -' : Number.isFinite(v) ? `${(100 * v).toFixed(0)}%`.padStart(4) : ' n/a');
+  const num = (v: number, d: number) => (Number.isFinite(v) ? v.toFixed(d) : 'n/a');
+  const letters = perClass.map((r) => r.name[0] ?? '?').join('/');
+  const head = `${'class'.padEnd(10)} ${'n'.padStart(5)}  ${'acc'.padStart(4)}  ${`called ${letters}`.padEnd(15)} ${'shapesFD (real floor)'.padEnd(22)} ${'mean px (real)'.padEnd(16)} coverage (real)`;
+  const lines = perClass.map((r) => {
+    const called = r.predicted.map((p) => (Number.isFinite(p) ? (100 * p).toFixed(0) : '-')).join('/');
+    const flags: string[] = [];
+    if (r.accuracy !== null && r.accuracy < 0.5) flags.push('wrong shape');
+    if (r.coverage < 0.5 * r.realCoverage) flags.push('near-empty');
+    if (r.coverage > 2 * r.realCoverage) flags.push('over-filled');
+    return `${r.name.padEnd(10)} ${String(r.n).padStart(5)}  ${pct(r.accuracy)}  ${`${called} %`.padEnd(15)} ${`${num(r.shapesFD, 1).padStart(7)} (${num(r.realVsReal, 1)})`.padEnd(22)} ${`${num(r.meanPixel, 2).padStart(5)} (${num(r.realMeanPixel, 2)})`.padEnd(16)} ${pct(r.coverage)} (${pct(r.realCoverage).trim()})${flags.length ? `   <- ${flags.join(', ')}` : ''}`;
+  });
+  return [head, ...lines].map((l) => `${ind}${l}`.trimEnd()).join('\n');
 }
