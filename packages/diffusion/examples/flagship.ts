@@ -1,13 +1,13 @@
 /**
  * The flagship of @brickml/diffusion (the repository's `npm start`).
  *
- * 1. Loads the class-conditional RIN shipped in assets/flagship (trained with
+ * 1. Loads the class-conditional model shipped in assets/flagship (a small conv U-Net trained with
  *    `npm run train:flagship -w @brickml/diffusion`) and, within about a minute, writes a sample
  *    grid (one row per class: circle, square, triangle), the denoising trajectory of one sample,
- *    RIN read-attention maps, and its shapesFD next to the real-vs-real and noise-vs-real references.
- * 2. Trains a fresh RIN with the same recipe for the rest of the time budget (default 8 minutes in
- *    all) with a progress bar, then writes its loss curve, samples and shapesFD beside the shipped
- *    model's, each labelled for what it is.
+ *    and its shapesFD and per-class figures next to the real-vs-real and noise-vs-real references.
+ * 2. Trains a fresh RIN for the rest of the time budget (default 8 minutes in all) with a progress
+ *    bar, then writes its loss curve, samples, RIN read-attention maps and shapesFD beside the
+ *    shipped model's, each labelled for what it is.
  *
  *   npm start -- --minutes 8 --out out
  *   node packages/diffusion/scripts/run.mjs packages/diffusion/examples/flagship.ts --minutes 3 --backend wasm
@@ -19,8 +19,8 @@
  * --help. A bad value stops it at once with a line naming the flag (exit code 2).
  *
  * Writes <out>/shipped/ and <out>/fresh/: samples.png (64 px per sample, class names at the left
- * of the rows), trajectory.png, read-maps.png (the RIN's read attention per block, one labelled row
- * per class); fresh/loss.png; and <out>/metrics.json. Beside the overall shapesFD it prints, per
+ * of the rows), trajectory.png, read-maps.png (RIN only: its read attention per block, one labelled
+ * row per class); fresh/loss.png; and <out>/metrics.json. Beside the overall shapesFD it prints, per
  * class, the shapes classifier's accuracy against the requested class, the class's own shapesFD
  * with its real floor, and mean pixel / coverage next to real images of the class, so a class that
  * is ignored or drawn as empty frames is visible (the same figures are in metrics.json, perClass).
@@ -81,14 +81,15 @@ const results: Record<string, Entry> = {};
 /** Grid, trajectory, read maps and shapesFD of a model into `dir`. */
 async function portrait(model: GaussianDiffusion, dir: string, title: string): Promise<{ fd: ShapesFDPerClassReport; files: string[] }> {
   await mkdir(dir, { recursive: true });
-  const grid = await sampleClassGrid(model, { perClass, seed, trajectory: true, readMaps: true });
-  const files = [join(dir, 'samples.png'), join(dir, 'trajectory.png'), join(dir, 'read-maps.png')];
+  const rin = model.denoiser.toConfig().type === 'RinNetwork'; // read maps are RIN's
+  const grid = await sampleClassGrid(model, { perClass, seed, trajectory: true, readMaps: rin });
+  const files = [join(dir, 'samples.png'), join(dir, 'trajectory.png'), ...(rin ? [join(dir, 'read-maps.png')] : [])];
   const names = SHAPE_NAMES.slice(0, model.numClasses);
   await writePng(files[0], await classGridPng(grid.samples, perClass, { labels: names, title: `${title}: ${perClass} samples per class` }));
   await writePng(files[1], trajectoryPng(grid.trajectory!, { index: 0, maxSteps: 8, labels: true, title: `${title}: denoising one ${names[0]}, t = 1 -> 0` }));
   // one sample per class, read maps at the middle step, one column per RIN block
   const shown = names.map((_, c) => c * perClass);
-  await writePng(files[2], await readMapsPng(grid.readMaps!, grid.samples, { indices: shown, rowLabels: names }));
+  if (rin) await writePng(files[2], await readMapsPng(grid.readMaps!, grid.samples, { indices: shown, rowLabels: names }));
   grid.samples.dispose();
   const fd = await evaluateShapesFDPerClass(model, { n: fdN, metric, seed: seed + 100 });
   return { fd, files };
@@ -102,10 +103,11 @@ if (size === 16 && existsSync(join(shippedDir, 'model.safetensors'))) {
   const model = await load<GaussianDiffusion>(shippedDir);
   model.eval();
   const record = JSON.parse(await readFile(join(shippedDir, 'training.json'), 'utf8').catch(() => '{}'));
-  const { fd, files } = await portrait(model, join(out, 'shipped'), 'shipped RIN');
+  const kind = model.denoiser.toConfig().type === 'RinNetwork' ? 'RIN' : model.denoiser.toConfig().type === 'UNetDenoiser' ? 'U-Net' : String(model.denoiser.toConfig().type);
+  const { fd, files } = await portrait(model, join(out, 'shipped'), `shipped ${kind}`);
   const steps = record.steps ?? NaN;
   results.shipped = {
-    label: `shipped RIN (assets/flagship: ${steps} steps, ${((record.trainSeconds ?? NaN) / 60).toFixed(0)} min on ${record.backend ?? '?'})`,
+    label: `shipped ${kind} (assets/flagship: ${steps} steps, ${((record.trainSeconds ?? NaN) / 60).toFixed(0)} min on ${record.backend ?? '?'})`,
     steps, trainMinutes: (record.trainSeconds ?? NaN) / 60, backend: record.backend, shapesFD: fd, files,
     note: record.shapesFD ? `at training time: shapesFD ${Number(record.shapesFD.value).toFixed(1)} with n=${record.shapesFD.n}` : undefined,
   };

@@ -1,7 +1,11 @@
 /**
- * Trains the class-conditional RIN shipped with @brickml/diffusion (the flagship model) on 16×16
- * `shapes`, resumably, and exports its EMA weights with a record of the run to
+ * Trains the class-conditional diffusion model shipped with @brickml/diffusion (the flagship model)
+ * on 16×16 `shapes`, resumably, and exports its EMA weights with a record of the run to
  * packages/diffusion/assets/flagship/ (config.json, model.safetensors, training.json).
+ *
+ * `--denoiser unet` (the default, and the shipped model) trains the small conv U-Net
+ * (`shapesUNetConfig`); `--denoiser rin` the RIN of the recipe below. At 16×16 (64 tokens) and CPU
+ * budgets the U-Net is the one that draws every class (see the package README, "Which denoiser").
  *
  *   npm run train:flagship -w @brickml/diffusion                     # full run (6,000 steps), resumes if interrupted
  *   npm run train:flagship -w @brickml/diffusion -- --minutes 30     # add 30 minutes to the run, then export
@@ -19,9 +23,9 @@ import { existsSync } from 'node:fs';
 import { appendFile, readFile, writeFile, mkdir } from 'node:fs/promises';
 import { cpus } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
-import { Rng, save } from '@brickml/core';
+import { Rng, Trainer, save } from '@brickml/core';
 import {
-  GaussianDiffusion, ShapesFD, diffusionTrainer, evaluateShapesFDPerClass, formatShapesFDClassTable, shapesDiffusionConfig, shapesTrainingData,
+  GaussianDiffusion, ShapesFD, shapesRinConfig, shapesUNetConfig, diffusionTrainer, evaluateShapesFDPerClass, formatShapesFDClassTable, shapesDiffusionConfig, shapesTrainingData,
   trainWithBudget,
 } from '../src/index.js';
 import { setupBackend } from './backend.js';
@@ -41,6 +45,7 @@ const specs: FlagSpecs = {
   'eval-n': { type: 'string', default: '1000', help: 'samples for the final shapesFD' },
   seed: { type: 'string', default: '0', help: 'seed' },
   fresh: { type: 'boolean', default: false, help: 'ignore an existing checkpoint in --work' },
+  denoiser: { type: 'string', default: 'unet', help: 'unet (the shipped model) or rin' },
 };
 const pkgRoot = resolve(dirname(process.argv[1]), '..');
 const args = parseCli('train-flagship', specs, (f) => {
@@ -58,6 +63,7 @@ const args = parseCli('train-flagship', specs, (f) => {
     evalN: f.positiveInt('eval-n', 'samples; shapesFD needs 2 × its 32 features', 64),
     seed: f.nonNegativeInt('seed'),
     fresh: f.boolean('fresh'),
+    denoiser: f.choice('denoiser', ['unet', 'rin'] as const),
   };
   if (o.warmup > o.steps) throw new FlagError(`--warmup expected at most --steps (${o.steps}) warm-up steps, got "${f.string('warmup')}"`);
   return o;
@@ -73,7 +79,8 @@ const evalN = args.evalN;
 const backend = await setupBackend(args.backend);
 console.log(`backend: ${backend.line}`);
 
-const config = shapesDiffusionConfig({ size: 16 });
+const denoiserName = args.denoiser === 'unet' ? 'U-Net' : 'RIN';
+const config = shapesDiffusionConfig({ size: 16, denoiser: args.denoiser === 'unet' ? shapesUNetConfig() : shapesRinConfig() });
 const model = new GaussianDiffusion(config, { rng: new Rng(seed) });
 const { data, toData } = shapesTrainingData(16, args.batch, seed + 1);
 const parts = diffusionTrainer({
@@ -81,11 +88,12 @@ const parts = diffusionTrainer({
   lr: args.lr, warmupSteps: args.warmup, decaySteps: steps, seed,
   logFile: join(work, '..', 'flagship-train.log.jsonl'),
 });
-if (!args.fresh && existsSync(join(work, 'trainer.json'))) {
+// The newest complete checkpoint, also when a kill interrupted a save (Trainer.latestCheckpoint).
+if (!args.fresh && (await Trainer.latestCheckpoint(work)) !== undefined) {
   await parts.trainer.resume(work);
   console.log(`resumed from ${work} at step ${parts.trainer.step}`);
 }
-console.log(`RIN: ${model.denoiser.numParameters().toLocaleString()} parameters; training to step ${steps}`);
+console.log(`${denoiserName}: ${model.denoiser.numParameters().toLocaleString()} parameters; training to step ${steps}`);
 
 const metric = await ShapesFD.load();
 const curveFile = join(work, '..', 'flagship-fd-curve.json');
@@ -96,7 +104,7 @@ const budget = args.minutes !== undefined ? args.minutes * 60 : undefined;
 const run = await trainWithBudget(parts.trainer, parts.batches, {
   steps,
   seconds: budget,
-  label: 'flagship RIN',
+  label: `flagship ${denoiserName}`,
   checkpoint: { dir: work, every: args.every },
   onStep: async (r) => {
     if (evalEvery > 0 && r.step % evalEvery === 0) {
@@ -116,10 +124,12 @@ const history = parts.trainer.history;
 const trainSeconds = history.reduce((a, h) => a + h.ms, 0) / 1000;
 const recent = history.slice(-100).map((h) => h.ms).sort((a, b) => a - b);
 const msPerStep = recent.length ? recent[Math.floor(recent.length / 2)] : NaN;
-await parts.ema.withAveraged(model, () => save(model, assets, { metadata: { description: 'BrickML flagship: class-conditional RIN on 16x16 shapes (EMA weights)' } }));
+await parts.ema.withAveraged(model, () => save(model, assets, { metadata: { description: `BrickML flagship: class-conditional ${denoiserName} on 16x16 shapes (EMA weights)` } }));
 const final = await evaluate(evalN);
 const record = {
-  model: 'class-conditional RIN diffusion on 16×16 shapes (EMA weights)',
+  model: `class-conditional ${denoiserName} diffusion on 16×16 shapes (EMA weights)`,
+  denoiser: args.denoiser,
+  seed,
   parameters: model.denoiser.numParameters(),
   steps: parts.trainer.step,
   targetSteps: steps,
@@ -140,7 +150,7 @@ const record = {
   fdCurve: curve,
   lossLast100: history.slice(-100).reduce((a, h) => a + h.loss, 0) / Math.max(1, Math.min(100, history.length)),
   date: new Date().toISOString(),
-  command: 'npm run train:flagship -w @brickml/diffusion',
+  command: `npm run train:flagship -w @brickml/diffusion -- --denoiser ${args.denoiser} --steps ${steps} --seed ${seed}`,
 };
 await writeFile(join(assets, 'training.json'), `${JSON.stringify(record, null, 2)}\n`);
 await appendFile(join(work, '..', 'flagship-exports.jsonl'), `${JSON.stringify({ step: record.steps, shapesFD: final.shapesFD, date: record.date })}\n`);

@@ -9,7 +9,8 @@ import type { GaussianDiffusion, GaussianDiffusionConfig } from '../gaussian-dif
 import type { DataBatch } from '../training.js';
 import { ddimSample, type DdimOptions } from '../samplers/ddim.js';
 import type { SampleResult } from '../samplers/common.js';
-import { shapesFD, type ShapesFD, type ShapesFDReport } from '../metrics/shapes-fd.js';
+import type { ShapesFD } from '../metrics/shapes-fd.js';
+import { evaluateShapesFDPerClass, type ShapesFDPerClassReport } from '../metrics/per-class.js';
 import { classRows } from '../viz.js';
 
 /** Image side of the shapes pipeline. */
@@ -137,38 +138,11 @@ export interface EvaluateShapesOptions extends Omit<DdimOptions, 'classes' | 'n'
 
 /**
  * Samples `n` images (classes in turn, DDIM, 25 steps and w = 3 by default) and reports shapesFD
- * with its real-vs-real and noise-vs-real references, plus the sampling wall time.
+ * with its real-vs-real and noise-vs-real references, the sampling wall time, and per class
+ * (`perClass`): the shapes classifier's accuracy against the requested class, the class's own
+ * shapesFD with its real floor, and mean pixel / coverage beside real images of the class — one
+ * number over all classes cannot see a class that is ignored or drawn as empty frames.
  */
-export async function evaluateShapesFD(model: GaussianDiffusion, options: EvaluateShapesOptions = {}): Promise<ShapesFDReport & { sampleSeconds: number; steps: number; guidance: number }> {
-  const n = options.n ?? 1000;
-  const batch = options.batch ?? 250;
-  const k = Math.max(1, model.numClasses);
-  const start = performance.now();
-  const parts: tf.Tensor[] = [];
-  const { metric, n: _n, batch: _b, ...sampler } = options;
-  const seed = options.seed ?? 12345;
-  try {
-    for (let i = 0, call = 0; i < n; i += batch, call++) {
-      const m = Math.min(batch, n - i);
-      const classes = model.numClasses > 0 ? Array.from({ length: m }, (_, j) => (i + j) % k) : undefined;
-      const r = await ddimSample(model, {
-        steps: 25,
-        guidance: model.numClasses > 0 ? 3 : 0,
-        ...sampler,
-        seed: seed + call,
-        ...(classes ? { classes } : { n: m }),
-      });
-      parts.push(r.samples);
-    }
-    const sampleSeconds = (performance.now() - start) / 1000;
-    const all = parts.length === 1 ? parts[0] : tf.concat(parts, 0);
-    try {
-      const report = metric ? await metric.evaluate(all) : await shapesFD(all);
-      return { ...report, sampleSeconds, steps: sampler.steps ?? 25, guidance: sampler.guidance ?? (model.numClasses > 0 ? 3 : 0) };
-    } finally {
-      if (all !== parts[0]) all.dispose();
-    }
-  } finally {
-    tf.dispose(parts);
-  }
+export async function evaluateShapesFD(model: GaussianDiffusion, options: EvaluateShapesOptions = {}): Promise<ShapesFDPerClassReport> {
+  return evaluateShapesFDPerClass(model, options);
 }
