@@ -46,6 +46,7 @@ const guideSidebar: DefaultTheme.SidebarItem[] = [
     ],
   },
   { text: 'Packages', items: packageItems },
+  { text: 'Design', items: [{ text: 'Design notes', link: '/design' }] },
   { text: 'API reference', link: '/api/' },
 ];
 
@@ -75,6 +76,25 @@ export default defineConfig({
     outline: { level: [2, 3] },
   },
   vite: {
+    plugins: [
+      {
+        // Node-only helpers in the packages (moe's ExpertLoadHistory.write, diffusion's shapes-FD
+        // classifier lookup) import node:* lazily. In the browser bundle those imports get a stub
+        // whose functions throw, instead of Vite's "externalized for browser compatibility" warning.
+        name: 'brickml:browser-node-builtins',
+        enforce: 'pre',
+        resolveId(id, _importer, options) {
+          if (!options?.ssr && id.startsWith('node:')) return `\0node-stub:${id}`;
+        },
+        load(id) {
+          if (!id.startsWith('\0node-stub:')) return;
+          const name = id.slice('\0node-stub:'.length);
+          const keys = Object.keys(process.getBuiltinModule(name) ?? {}).filter((k) => /^[A-Za-z_$][\w$]*$/.test(k) && k !== 'default');
+          const fail = `(what) => () => { throw new Error(what + ' is Node-only: not available in the browser'); }`;
+          return `const fail = ${fail};\n${keys.map((k) => `export const ${k} = fail(${JSON.stringify(`${name}.${k}`)});`).join('\n')}\nexport default {};\n`;
+        },
+      },
+    ],
     resolve: {
       // @brickml/* resolve to their TypeScript sources (the `source` export condition), so the
       // site needs no package build and shows the code as it is.

@@ -116,6 +116,7 @@ describe('docs site', () => {
       '/concepts/backends.html',
       '/packages/core.html',
       '/packages/backends.html',
+      '/design.html',
       '/api/index.html',
       '/api/@brickml/core/index.html',
     ]) {

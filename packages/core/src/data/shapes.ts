@@ -37,7 +37,11 @@ export interface ShapesOptions extends DatasetOptions {
   supersample?: number;
 }
 
-/** Known factors of `n` shape images (host arrays, one entry per image). */
+/**
+ * Known factors of `n` shape images as host typed arrays, one entry per image: the labels of a
+ * {@link ShapesSample} (from `sample(n)`) and the input of {@link renderShapes}. The batches of
+ * `next()` carry the same factors as tensors ({@link ShapesBatch}).
+ */
 export interface ShapeLabels {
   /** 0 circle, 1 square, 2 triangle. */
   shape: Int32Array;
@@ -51,26 +55,42 @@ export interface ShapeLabels {
   size: Float32Array;
 }
 
-/** A host-side sample of `n` shape images. */
+/**
+ * A host-side sample of `n` shape images, as `ShapesDataset.sample(n)` (or a `fixedSplit`) returns
+ * it: images and labels are plain typed arrays on the host. `next()` does not return this: it
+ * returns a {@link ShapesBatch} of tensors (`toBatch(sample)` turns one into the other).
+ */
 export interface ShapesSample {
   n: number;
-  /** Images in the data set's range and layout, `shape` below. */
+  /** Images in the data set's range and layout, `shape` below (host float32). */
   images: Float32Array;
   /** `[n, 3, H, W]` (nchw) or `[n, H, W, 3]` (nhwc). */
   shape: [number, number, number, number];
+  /** The factors of each image as host typed arrays (`labels.shape[i]` is image i's shape). */
   labels: ShapeLabels;
 }
 
-/** One batch of shape images as tensors (dispose with `tf.dispose(batch)`; a type alias, so it is a `tf.TensorContainer`). */
+/**
+ * One batch of shape images as tensors, what `next()` and `toBatch(sample)` return: images and
+ * labels are all `tf.Tensor`s, owned by the caller (dispose with `tf.dispose(batch)`; a type alias,
+ * so it is a `tf.TensorContainer`). Use `labels.shape` directly as class ids, e.g.
+ * `tf.oneHot(batch.labels.shape, 3)`; read values with `await batch.labels.shape.data()`.
+ */
 export type ShapesBatch = {
   /** `[batch, 3, H, W]` (or `[batch, H, W, 3]` with `layout: 'nhwc'`), float32. */
   images: tf.Tensor4D;
+  /** The factors of each image as tensors (unlike the host arrays of {@link ShapesSample}). */
   labels: {
-    shape: tf.Tensor1D; // [batch] int32
-    colour: tf.Tensor1D; // [batch] int32
-    x: tf.Tensor1D; // [batch] float32
-    y: tf.Tensor1D; // [batch] float32
-    size: tf.Tensor1D; // [batch] float32
+    /** `[batch]` int32: 0 circle, 1 square, 2 triangle. */
+    shape: tf.Tensor1D;
+    /** `[batch]` int32: index into {@link SHAPE_PALETTE}. */
+    colour: tf.Tensor1D;
+    /** `[batch]` float32: centre x in [0, 1], left to right. */
+    x: tf.Tensor1D;
+    /** `[batch]` float32: centre y in [0, 1], top to bottom. */
+    y: tf.Tensor1D;
+    /** `[batch]` float32: bounding-square side relative to the image side. */
+    size: tf.Tensor1D;
   };
 };
 
@@ -232,7 +252,8 @@ export class ShapesDataset extends ProceduralDataset<ShapesSample, ShapesBatch> 
  * square or triangle each, with shape/colour/position/size labels.
  * @example
  * const data = shapes({ size: 16, batchSize: 64, seed: 0 });
- * const { images, labels } = data.next(); // images [64, 3, 16, 16]
+ * const { images, labels } = data.next(); // tensors: images [64, 3, 16, 16], labels.shape [64] int32
+ * const host = data.sample(8); // host arrays: host.images Float32Array, host.labels.shape Int32Array
  * tf.dispose([images, labels]);
  */
 export function shapes(options: ShapesOptions): ShapesDataset {
