@@ -2,7 +2,7 @@
  * The WebGPU conformance check for a GPU machine: selects the `webgpu` engine (Dawn), refusing a
  * software adapter unless `--swiftshader`, runs core's numerical conformance suite on it against the
  * cpu backend, prints the table, writes the report as JSON and exits non-zero when a case fails.
- * Bundled for a bare GPU machine by `../shared/gpu/pack.sh` (see bench/README.md, "On a GPU machine").
+ * Bundled for a bare GPU machine by `bench/gpu/pack.sh` (see bench/README.md, "On a GPU machine").
  *
  *   node packages/diffusion/scripts/run.mjs bench/gpu-check.ts --swiftshader   # here, on SwiftShader
  *   bash .gpu/prelude.sh node .gpu/gpu-check.mjs --out $OUT/conformance.json    # there

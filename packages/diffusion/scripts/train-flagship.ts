@@ -11,7 +11,7 @@
  *   npm run train:flagship -w @brickml/diffusion -- --minutes 30     # add 30 minutes to the run, then export
  *   npm run train:flagship -w @brickml/diffusion -- --steps 20 --warmup 5 --work /tmp/fs --assets /tmp/fs-assets --eval-n 128
  *
- * Recipe (spec-notes, "The flagship npm start"): RIN with interface width 48, latent width 80, 16
+ * Recipe (the flagship experiments in the diffusion README): RIN with interface width 48, latent width 80, 16
  * latents, 2 blocks × 1 latent layer, patch 2, class token with label dropout 0.1, 3×3 depthwise
  * conv in the write step; v-prediction, sigmoid@-3,3,0.9; AdamW 3e-3, 200 warm-up steps, cosine
  * decay over the whole run, weight decay 0.01, clip 1; EMA 0.999; batch 64; samples with 25 DDIM

@@ -7,7 +7,7 @@
  * ```text
  * ε = (1 + w)·ε_cond − w·ε_uncond
  * ```
- * (w = 0: plain conditional sampling; spec-notes: the flagship uses w = 3).
+ * (w = 0: plain conditional sampling; docs/design.md: the flagship uses w = 3).
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { BrickConfigError, type Rng } from '@brickml/core';

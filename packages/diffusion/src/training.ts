@@ -76,7 +76,7 @@ export interface DiffusionTrainerOptions<B> {
   toData: (batch: B) => DataBatch;
   /** Total steps of the run. */
   steps: number;
-  /** Peak learning rate (default 3e-3, spec-notes' flagship recipe). */
+  /** Peak learning rate (default 3e-3, the flagship recipe). */
   lr?: number;
   /** A learning-rate function `step → lr` replacing warm-up + cosine (e.g. one whose horizon is set once a time budget's step count is known). */
   schedule?: Schedule;

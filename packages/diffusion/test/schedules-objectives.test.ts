@@ -8,7 +8,7 @@ import {
 import { maxAbsDiff } from './helpers.js';
 
 describe('γ schedules', () => {
-  // Reference values computed in float64 with Python from the formulas in spec-notes.
+  // Reference values computed in float64 with Python from the formulas in docs/design.md (Conventions).
   it('sigmoid(-3, 3, 0.9) matches hand-computed values and is clipped at 1e-9', () => {
     const s = { kind: 'sigmoid' } as const;
     expect(gamma(s, 0)).toBe(1);

@@ -3,9 +3,9 @@ import { matmul, globalRng, type Rng } from '@brickml/core';
 
 /**
  * Scaled dot-product attention as ONE function, so that a fused kernel per backend can replace
- * the reference path behind the same signature later (DESIGN.md, "WebGPU in Node ... host-bound").
+ * the reference path behind the same signature later (docs/design.md, "WebGPU in Node ... host-bound").
  *
- * Conventions (spec-notes "Attention"):
+ * Conventions (docs/design.md, Conventions, "Attention"):
  * - Layout is head-batched 4-D: q [B, H, Tq, d], k [B, H, Tk, d], v [B, H, Tk, dv]. Heads are
  *   batched in one contraction (core's `matmul`, owned gradient), never looped.
  * - Mask polarity: `true` = the query **may attend** to the key (tfjs/Keras convention; PyTorch's

@@ -5,7 +5,7 @@ import { LayerNorm, Module, parameter, type Parameter, type PatchGrid, type Rng 
  * `x ← x + dwconv3×3(LN(x))` on interface tokens laid out on their patch grid: a per-channel 3×3
  * spatial filter (per frame for video), zero padding 1, with bias. An addition to RIN (config
  * `writeDepthwiseConv`; pix2seq's `conv_kernel_size` is 0 in every released config) that removes
- * patch-grid noise in small diffusion models (spec-notes, flagship notes).
+ * patch-grid noise in small diffusion models (the flagship experiments in the diffusion README).
  *
  * The convolution is {@link depthwiseConv3x3}. Parameters: `norm` (LayerNorm), `weight` [C, 1, 3, 3]
  * (PyTorch depthwise layout; init U(±1/3) as PyTorch's conv default), `bias` [C].

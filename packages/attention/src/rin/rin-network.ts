@@ -45,7 +45,7 @@ const RinNetworkSchema = z
     position: z.enum(['learned', 'sincos']).default('learned'),
     /** Add the noise-level token (sinusoid of γ·timeScale → Linear–SiLU–Linear) to the latents. */
     noiseCondition: z.boolean().default(true),
-    /** Multiplier of the noise level before the sinusoid (spec-notes: γ·1000). */
+    /** Multiplier of the noise level before the sinusoid (docs/design.md: γ·1000). */
     timeScale: schemas.positive.default(1000),
     /** Width of the sinusoidal noise-level embedding; default latentDim / 4 (pix2seq), rounded to even. */
     noiseEmbedDim: schemas.positiveInt.optional(),

@@ -5,7 +5,7 @@ import { WASM_BATCH_MATMUL_KERNEL, batchedMatmulKernelUsable } from '../engine/w
  * Core's matrix product, with a gradient of its own.
  *
  * tfjs's autodiff of `matMul` emits transposed (`transposeA/B`) and batched products; on wasm only
- * non-transposed batch-1 products reach XNNPACK and the rest run 10–45× slower (DESIGN.md, "Own the
+ * non-transposed batch-1 products reach XNNPACK and the rest run 10–45× slower (docs/design.md, "Own the
  * matmul"). Here transposes are materialised explicitly and the backward pass issues only plain
  * products, so every brick gets the fast path by calling this.
  */

@@ -3,7 +3,7 @@ import * as tf from '@tensorflow/tfjs-core';
 /**
  * Exact (parameter-free) conversions between images/videos and patch tokens.
  *
- * Conventions (spec-notes "Patches"): images [B, C, H, W], video [B, T, C, H, W]; tokens are
+ * Conventions (docs/design.md, Conventions, "Patches"): images [B, C, H, W], video [B, T, C, H, W]; tokens are
  * row-major over (t, h, w); each token's features are in (C, t, ph, pw) order, i.e. a PyTorch
  * conv weight [dim, C, (pt,) ph, pw] flattened. Only 4-D and 5-D transposes are used.
  */

@@ -1,6 +1,6 @@
 /**
  * `UNetDenoiser`: a small class-conditional convolutional U-Net (DDPM/ADM style, much reduced), the
- * strong baseline beside RIN and the plain transformer (spec-notes: in PyTorch such a net reached
+ * strong baseline beside RIN and the plain transformer (docs/design.md: in PyTorch such a net reached
  * shapesFD 42 / 21 after 1,000 / 2,000 steps on 16×16 `shapes`). Same {@link Denoiser} interface.
  *
  * ```text

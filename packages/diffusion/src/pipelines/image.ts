@@ -1,6 +1,6 @@
 /**
  * Image pipeline on the bundled `shapes` data set (16×16 or 32×32, three classes): the RIN recipe
- * of the flagship (spec-notes), a plain-transformer baseline of similar cost, the training data
+ * of the flagship (docs/design.md, Conventions), a plain-transformer baseline of similar cost, the training data
  * stream, class-grid sampling and shapesFD evaluation.
  */
 import * as tf from '@tensorflow/tfjs-core';
@@ -22,7 +22,7 @@ function checkSize(size: number, where: string): ShapesSize {
 }
 
 /**
- * The flagship RIN for `shapes` (spec-notes, "best seen so far"): interface width 48, latent width
+ * The flagship RIN for `shapes` (docs/design.md, Conventions): interface width 48, latent width
  * 80, 16 latents, 2 blocks × 1 latent self-attention layer, patch 2 at 16 px (patch 4 at 32 px, so
  * both have 64 interface tokens), 4 heads, a class token (3 classes + null), and a 3×3 depthwise
  * conv on the interface in the write step. Self-conditioning is off: it did not help within 3,000
@@ -117,7 +117,7 @@ export interface ClassGridSampleOptions extends Omit<DdimOptions, 'classes' | 'n
 
 /**
  * `perClass` DDIM samples of every class, ordered class by class (rows of {@link classGridPng}).
- * Defaults: 25 steps, guidance w = 3 (spec-notes).
+ * Defaults: 25 steps, guidance w = 3 (docs/design.md, Conventions).
  */
 export async function sampleClassGrid(model: GaussianDiffusion, options: ClassGridSampleOptions = {}): Promise<SampleResult> {
   const k = model.numClasses;

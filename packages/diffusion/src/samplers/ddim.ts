@@ -1,5 +1,5 @@
 /**
- * DDIM (Song et al. 2021) with stochasticity η, in γ notation (spec-notes):
+ * DDIM (Song et al. 2021) with stochasticity η, in γ notation (docs/design.md, Conventions):
  *
  * ```text
  * σ      = η · √((1 − γ_next)/(1 − γ)) · √(1 − γ/γ_next)

@@ -3,7 +3,7 @@
  *
  * tfjs-backend-wasm sends a product to XNNPACK only when both batch sizes are 1 and nothing is
  * transposed; every batched product (attention scores, attention-weighted values, their
- * gradients) falls to a scalar blocked loop at 1–2 GFLOP/s (DESIGN.md, engine facts). This kernel
+ * gradients) falls to a scalar blocked loop at 1–2 GFLOP/s (docs/design.md, engine facts). This kernel
  * registers, for each batch item, views of the operands and of the output (tensor ids pointing
  * into the existing buffers, no copy) and calls the backend's own `BatchMatMul` on the batch-1
  * views, which takes the XNNPACK path; the views are unregistered afterwards (memory stays with

@@ -1,7 +1,7 @@
 /**
  * The fused AdamW update (`optim/fused-adamw.ts`) as a WGSL program for tfjs's `webgpu` backend.
  *
- * On WebGPU a training step is host-bound (DESIGN.md, "Engine facts"): every kernel costs a
+ * On WebGPU a training step is host-bound (docs/design.md, "Engine facts"): every kernel costs a
  * dispatch, a uniform buffer and a bind group, and the op-by-op update is ~11 kernels plus ~6 scalar
  * uploads per parameter. Here each of p′, m′, v′ is one elementwise dispatch that reads p, g, m, v
  * (a tfjs program has one output, so three programs that differ in what they store): 3 dispatches
