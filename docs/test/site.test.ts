@@ -18,21 +18,11 @@ import { chromium, type Browser, type ConsoleMessage, type Page } from 'playwrig
 import { exampleNames } from '../examples/index.js';
 import { ensureSiteBuilt } from './build.js';
 import { serveStatic, type StaticServer } from './serve.js';
+import { CHROMIUM, CHROMIUM_ARGS } from './chromium.js';
 
 const docsDir = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const distDir = join(docsDir, '.vitepress', 'dist');
 const shotsDir = join(docsDir, '..', 'out', 'screenshots');
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-/** Flags that give headless chromium a WebGPU adapter (SwiftShader) on a machine without a GPU. */
-const CHROMIUM_ARGS = [
-  '--headless',
-  '--no-sandbox',
-  '--enable-unsafe-webgpu',
-  '--use-webgpu-adapter=swiftshader',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--no-first-run',
-];
 const BACKENDS = ['webgpu', 'wasm'] as const;
 const EXAMPLE_TIMEOUT_MS = 240_000;
 

@@ -10,17 +10,8 @@ import { chromium, type Browser, type ConsoleMessage } from 'playwright-core';
 import { build } from 'vite';
 import { serveStatic } from '../../docs/test/serve.js';
 import { repoRoot, type Snippet } from './extract.js';
+import { CHROMIUM, CHROMIUM_ARGS } from '../../docs/test/chromium.js';
 
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-const CHROMIUM_ARGS = [
-  '--headless',
-  '--no-sandbox',
-  '--enable-unsafe-webgpu',
-  '--use-webgpu-adapter=swiftshader',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--no-first-run',
-];
 /** Wall-clock limit of one page. */
 const PAGE_LIMIT_MS = 120_000;
 
