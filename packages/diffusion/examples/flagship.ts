@@ -15,7 +15,7 @@
  * Options: --minutes (total budget, default 8), --steps (cap on the fresh model's steps), --size
  * (16 or 32; the shipped model is 16 px), --backend (e.g. wasm, cpu, webgpu), --out (default out),
  * --resume (continue the fresh model from <out>/fresh/checkpoint), --fd-n (samples for shapesFD,
- * split over the classes, default 128), --per-class (grid samples per class, default 8), --seed,
+ * split over the classes, default 256), --per-class (grid samples per class, default 8), --seed,
  * --help. A bad value stops it at once with a line naming the flag (exit code 2).
  *
  * Writes <out>/shipped/ and <out>/fresh/: samples.png (64 px per sample, class names at the left
@@ -44,7 +44,7 @@ const specs: FlagSpecs = {
   backend: { type: 'string', help: 'Node engine(s), e.g. wasm or webgpu,wasm' },
   out: { type: 'string', default: 'out', help: 'output directory' },
   resume: { type: 'boolean', default: false, help: 'continue the fresh model from <out>/fresh/checkpoint' },
-  'fd-n': { type: 'string', default: '128', help: 'samples for shapesFD (split over the classes; at least 64)' },
+  'fd-n': { type: 'string', default: '256', help: 'samples for shapesFD (split over the classes; at least 64)' },
   'per-class': { type: 'string', default: '8', help: 'grid samples per class' },
   seed: { type: 'string', default: '0', help: 'seed' },
 };

@@ -189,11 +189,17 @@ export async function trainWithBudget<B>(
         tf.dispose(batch as unknown as tf.TensorContainer);
       }
       const elapsed = (now() - start) / 1000;
+      const rate = (trainer.step - startStep) / elapsed;
+      // With a time budget, the last step is where the budget will end at the current rate (the
+      // bar's total and eta follow the budget, not a far-away step cap).
+      const totalSteps = o.seconds !== undefined && rate > 0
+        ? Math.min(o.steps, Math.max(trainer.step, trainer.step + Math.floor(rate * (o.seconds - elapsed))))
+        : o.steps;
       progress.update({
         step: trainer.step,
-        totalSteps: o.steps,
+        totalSteps,
         values: { loss: record.loss, lr: record.lr, 'ms/step': record.ms },
-        stepsPerSecond: (trainer.step - startStep) / elapsed,
+        stepsPerSecond: rate,
         elapsedSeconds: elapsed,
       });
       await o.onStep?.(record);

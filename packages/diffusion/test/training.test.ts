@@ -164,3 +164,27 @@ describe('training', () => {
     }
   });
 });
+
+describe('trainWithBudget', () => {
+  it("with a time budget, the progress total and eta follow the budget, not a far-away step cap", async () => {
+    const { Linear, Trainer, SGD } = await import('@brickml/core');
+    const { trainWithBudget } = await import('../src/index.js');
+    const model = new Linear({ inFeatures: 4, outFeatures: 1 }, { rng: new Rng(0) });
+    const x = new Rng(1).normalTensor([8, 4]);
+    const trainer = new Trainer<tf.Tensor>({
+      model, optimizer: new SGD(model, { lr: 0.01 }), steps: 1_000_000, progress: 'none',
+      loss: (b) => tf.mean(tf.square(model.forward(b))) as tf.Scalar,
+    });
+    const totals: number[] = [];
+    const run = await trainWithBudget(trainer, { next: () => tf.clone(x) }, {
+      steps: 1_000_000, seconds: 0.5, progress: (info) => totals.push(info.totalSteps),
+    });
+    expect(run.stoppedBy).toBe('time');
+    expect(totals.length).toBe(run.steps);
+    expect(Math.max(...totals.slice(1))).toBeLessThan(1_000_000);
+    // the projection ends where the run ended (within the last few steps' jitter)
+    expect(Math.abs(totals[totals.length - 1] - run.steps)).toBeLessThanOrEqual(Math.max(3, run.steps * 0.1));
+    x.dispose();
+    model.dispose();
+  });
+});

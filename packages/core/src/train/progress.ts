@@ -93,7 +93,10 @@ async function makeBar(label: string, stream: ProgressStream | undefined): Promi
       if (!started) {
         bar.start(info.totalSteps, info.step, payload);
         started = true;
-      } else bar.update(info.step, payload);
+      } else {
+        if (bar.getTotal() !== info.totalSteps) bar.setTotal(info.totalSteps); // a time-budgeted run's projection moves
+        bar.update(info.step, payload);
+      }
     },
     stop: () => started && bar.stop(),
   };
