@@ -7,7 +7,8 @@
  *   token, 4 blocks × (read, 2 compute layers, write), batch 4: forward, MSE against a fixed
  *   target, backward, AdamW update. (Batch 8 does not fit the wasm backend's 4 GiB heap: see TRAIN.)
  * - `rin-ddim-50`: 50 deterministic DDIM steps (η = 0) of the flagship class-conditional RIN
- *   (shipped weights from packages/diffusion/assets/flagship, else seeded), 16 samples with
+ *   (the weights shipped in packages/diffusion/assets/flagship when that model is a RIN, else the
+ *   flagship RIN recipe with seeded weights), 16 samples with
  *   classifier-free guidance w = 3 (the network runs on the doubled batch of 32 each step).
  */
 import * as tf from '@tensorflow/tfjs-core';
@@ -174,8 +175,11 @@ const flagshipDir = () => join(process.cwd(), 'packages/diffusion/assets/flagshi
 
 function ddimCase(): BenchCase {
   const dir = flagshipDir();
-  const shipped = existsSync(join(dir, 'model.safetensors')) && existsSync(join(dir, 'config.json'));
-  const raw: GaussianDiffusionConfig = shipped ? JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8')) : shapesDiffusionConfig();
+  const shippedConfig: GaussianDiffusionConfig | null =
+    existsSync(join(dir, 'model.safetensors')) && existsSync(join(dir, 'config.json')) ? JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8')) : null;
+  // The shipped flagship is a conv U-Net now; its RIN recipe is timed with seeded weights then.
+  const shipped = shippedConfig !== null && (shippedConfig.denoiser as { type?: string }).type === 'RinNetwork';
+  const raw: GaussianDiffusionConfig = shipped ? shippedConfig : shapesDiffusionConfig();
   const { denoiser: _net, ...diffusion } = parseConfig(GaussianDiffusion, raw);
   const denoiser = parseConfig(RinNetwork, raw.denoiser);
   const guided = DDIM.guidance !== 0;
