@@ -75,23 +75,23 @@ await mkdir(out, { recursive: true });
 const metric = await ShapesFD.load();
 const rows = SHAPE_NAMES.join(', ');
 
-type Entry = { label: string; steps: number; trainMinutes: number; backend: string; shapesFD: ShapesFDPerClassReport; files: string[]; note?: string };
+type Entry = { label: string; steps: number; trainMinutes: number; backend: string; guidance: number; shapesFD: ShapesFDPerClassReport; files: string[]; note?: string };
 const results: Record<string, Entry> = {};
 
 /** Grid, trajectory, read maps and shapesFD of a model into `dir`. */
-async function portrait(model: GaussianDiffusion, dir: string, title: string): Promise<{ fd: ShapesFDPerClassReport; files: string[] }> {
+async function portrait(model: GaussianDiffusion, dir: string, title: string, guidance: number): Promise<{ fd: ShapesFDPerClassReport; files: string[] }> {
   await mkdir(dir, { recursive: true });
   const rin = model.denoiser.toConfig().type === 'RinNetwork'; // read maps are RIN's
-  const grid = await sampleClassGrid(model, { perClass, seed, trajectory: true, readMaps: rin });
+  const grid = await sampleClassGrid(model, { perClass, seed, guidance, trajectory: true, readMaps: rin });
   const files = [join(dir, 'samples.png'), join(dir, 'trajectory.png'), ...(rin ? [join(dir, 'read-maps.png')] : [])];
   const names = SHAPE_NAMES.slice(0, model.numClasses);
-  await writePng(files[0], await classGridPng(grid.samples, perClass, { labels: names, title: `${title}: ${perClass} samples per class` }));
+  await writePng(files[0], await classGridPng(grid.samples, perClass, { labels: names, title: `${title}: ${perClass} per class, w=${guidance}` }));
   await writePng(files[1], trajectoryPng(grid.trajectory!, { index: 0, maxSteps: 8, labels: true, title: `${title}: denoising one ${names[0]}, t = 1 -> 0` }));
   // one sample per class, read maps at the middle step, one column per RIN block
   const shown = names.map((_, c) => c * perClass);
   if (rin) await writePng(files[2], await readMapsPng(grid.readMaps!, grid.samples, { indices: shown, rowLabels: names }));
   grid.samples.dispose();
-  const fd = await evaluateShapesFDPerClass(model, { n: fdN, metric, seed: seed + 100 });
+  const fd = await evaluateShapesFDPerClass(model, { n: fdN, metric, seed: seed + 100, guidance });
   return { fd, files };
 }
 
@@ -104,11 +104,13 @@ if (size === 16 && existsSync(join(shippedDir, 'model.safetensors'))) {
   model.eval();
   const record = JSON.parse(await readFile(join(shippedDir, 'training.json'), 'utf8').catch(() => '{}'));
   const kind = model.denoiser.toConfig().type === 'RinNetwork' ? 'RIN' : model.denoiser.toConfig().type === 'UNetDenoiser' ? 'U-Net' : String(model.denoiser.toConfig().type);
-  const { fd, files } = await portrait(model, join(out, 'shipped'), `shipped ${kind}`);
+  // Sampled as its training record says (guidance w chosen when it was exported), else w = 3.
+  const guidance = Number(record.sampling?.guidance ?? 3);
+  const { fd, files } = await portrait(model, join(out, 'shipped'), `shipped ${kind}`, guidance);
   const steps = record.steps ?? NaN;
   results.shipped = {
     label: `shipped ${kind} (assets/flagship: ${steps} steps, ${((record.trainSeconds ?? NaN) / 60).toFixed(0)} min on ${record.backend ?? '?'})`,
-    steps, trainMinutes: (record.trainSeconds ?? NaN) / 60, backend: record.backend, shapesFD: fd, files,
+    steps, trainMinutes: (record.trainSeconds ?? NaN) / 60, backend: record.backend, guidance, shapesFD: fd, files,
     note: record.shapesFD ? `at training time: shapesFD ${Number(record.shapesFD.value).toFixed(1)} with n=${record.shapesFD.n}` : undefined,
   };
   console.log(`\n[shipped] ${results.shipped.label}\n  ${fmt(fd)}; sampling ${fd.sampleSeconds.toFixed(0)} s\n${table(fd)}\n  rows of ${files[0]}: ${rows}\n  ready after ${elapsed().toFixed(0)} s`);
@@ -155,19 +157,19 @@ const run = await trainWithBudget(parts.trainer, parts.batches, {
 await writePng(join(freshDir, 'loss.png'), await lossCurvePng(parts.trainer.history, { title: 'fresh RIN: training loss (v-prediction MSE)', smoothing: 0.9 }));
 const fresh = await parts.ema.withAveraged(model, async () => {
   await save(model, join(freshDir, 'model'));
-  return portrait(model, freshDir, 'fresh RIN');
+  return portrait(model, freshDir, 'fresh RIN', 3);
 });
 const freshMinutes = parts.trainer.history.reduce((a, h) => a + h.ms, 0) / 60_000;
 results.fresh = {
   label: `fresh RIN (this run: ${parts.trainer.step} steps, ${freshMinutes.toFixed(1)} min on ${backend.engine})`,
-  steps: parts.trainer.step, trainMinutes: freshMinutes, backend: backend.engine, shapesFD: fresh.fd,
+  steps: parts.trainer.step, trainMinutes: freshMinutes, backend: backend.engine, guidance: 3, shapesFD: fresh.fd,
   files: [...fresh.files, join(freshDir, 'loss.png'), join(freshDir, 'model')],
 };
 console.log(`\n[fresh] ${results.fresh.label}: ${run.steps} steps this call, stopped by ${run.stoppedBy}\n  ${fmt(fresh.fd)}\n${table(fresh.fd)}`);
 
 await writeFile(join(out, 'metrics.json'), `${JSON.stringify({ backend: backend.engine, seconds: Math.round(elapsed()), rows: SHAPE_NAMES, ...results }, null, 2)}\n`);
-console.log(`\nshapesFD (lower is better; n=${fdN}, DDIM 25 steps, guidance 3):`);
-for (const r of Object.values(results)) console.log(`  ${r.shapesFD.shapesFD.toFixed(1).padStart(7)}  ${r.label}`);
+console.log(`\nshapesFD (lower is better; n=${fdN}, DDIM 25 steps):`);
+for (const r of Object.values(results)) console.log(`  ${r.shapesFD.shapesFD.toFixed(1).padStart(7)}  ${r.label}, guidance w=${r.guidance}`);
 const ref = Object.values(results)[0]?.shapesFD;
 if (ref) console.log(`  ${ref.realVsReal.toFixed(1).padStart(7)}  real vs real (floor)\n  ${ref.noiseVsReal.toFixed(1).padStart(7)}  noise vs real`);
 for (const r of Object.values(results)) console.log(`per class, ${r.label}:\n${formatShapesFDClassTable(r.shapesFD.perClass, { indent: '  ' })}`);

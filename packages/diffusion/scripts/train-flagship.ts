@@ -46,6 +46,7 @@ const specs: FlagSpecs = {
   seed: { type: 'string', default: '0', help: 'seed' },
   fresh: { type: 'boolean', default: false, help: 'ignore an existing checkpoint in --work' },
   denoiser: { type: 'string', default: 'unet', help: 'unet (the shipped model) or rin' },
+  guidance: { type: 'string', default: '3', help: 'classifier-free guidance w of the evaluations (recorded for npm start)' },
 };
 const pkgRoot = resolve(dirname(process.argv[1]), '..');
 const args = parseCli('train-flagship', specs, (f) => {
@@ -64,6 +65,7 @@ const args = parseCli('train-flagship', specs, (f) => {
     seed: f.nonNegativeInt('seed'),
     fresh: f.boolean('fresh'),
     denoiser: f.choice('denoiser', ['unet', 'rin'] as const),
+    guidance: f.nonNegativeNumber('guidance'),
   };
   if (o.warmup > o.steps) throw new FlagError(`--warmup expected at most --steps (${o.steps}) warm-up steps, got "${f.string('warmup')}"`);
   return o;
@@ -98,7 +100,7 @@ console.log(`${denoiserName}: ${model.denoiser.numParameters().toLocaleString()}
 const metric = await ShapesFD.load();
 const curveFile = join(work, '..', 'flagship-fd-curve.json');
 const curve: Array<{ step: number; shapesFD: number; n: number; perClass?: Array<{ name: string; accuracy: number | null; shapesFD: number; coverage: number }> }> = existsSync(curveFile) ? JSON.parse(await readFile(curveFile, 'utf8')) : [];
-const evaluate = (n: number) => parts.ema.withAveraged(model, () => evaluateShapesFDPerClass(model, { n, metric, seed: 999 }));
+const evaluate = (n: number) => parts.ema.withAveraged(model, () => evaluateShapesFDPerClass(model, { n, metric, seed: 999, guidance: args.guidance }));
 
 const budget = args.minutes !== undefined ? args.minutes * 60 : undefined;
 const run = await trainWithBudget(parts.trainer, parts.batches, {
@@ -150,7 +152,7 @@ const record = {
   fdCurve: curve,
   lossLast100: history.slice(-100).reduce((a, h) => a + h.loss, 0) / Math.max(1, Math.min(100, history.length)),
   date: new Date().toISOString(),
-  command: `npm run train:flagship -w @brickml/diffusion -- --denoiser ${args.denoiser} --steps ${steps} --seed ${seed}`,
+  command: `npm run train:flagship -w @brickml/diffusion -- --denoiser ${args.denoiser} --steps ${steps} --seed ${seed} --guidance ${args.guidance}`,
 };
 await writeFile(join(assets, 'training.json'), `${JSON.stringify(record, null, 2)}\n`);
 await appendFile(join(work, '..', 'flagship-exports.jsonl'), `${JSON.stringify({ step: record.steps, shapesFD: final.shapesFD, date: record.date })}\n`);
