@@ -3,7 +3,6 @@
  * of the flagship (docs/design.md, Conventions), a plain-transformer baseline of similar cost, the training data
  * stream, class-grid sampling and shapesFD evaluation.
  */
-import * as tf from '@tensorflow/tfjs-core';
 import { BrickConfigError, shapes, type BrickConfig, type ShapesBatch, type ShapesDataset } from '@brickml/core';
 import type { GaussianDiffusion, GaussianDiffusionConfig } from '../gaussian-diffusion.js';
 import type { DataBatch } from '../training.js';
