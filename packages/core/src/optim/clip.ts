@@ -106,15 +106,25 @@ export async function allFinite(tensors: TensorCollection): Promise<boolean> {
   }
 }
 
+/** The names of the tensors that hold NaN or ±Inf, in collection order (one read-back for all). */
+export async function nonFiniteNames(tensors: TensorCollection): Promise<string[]> {
+  const entries = entriesOf(tensors);
+  if (entries.length === 0) return [];
+  const flags = tf.tidy(() => tf.stack(entries.map(([, t]) => tf.cast(tf.all(tf.isFinite(t)), 'float32')))); // [n] 1 = finite
+  try {
+    const ok = await flags.data();
+    return entries.filter((_, i) => ok[i] === 0).map(([name]) => name);
+  } finally {
+    flags.dispose();
+  }
+}
+
 /**
  * Throws a `NonFiniteError` naming the tensors that hold NaN or ±Inf (`what` describes them in the
  * message, e.g. 'gradients'). Costs one read-back when everything is finite.
  */
 export async function assertFinite(tensors: TensorCollection, what = 'tensors'): Promise<void> {
   if (await allFinite(tensors)) return;
-  const bad: string[] = [];
-  for (const [name, t] of entriesOf(tensors)) {
-    if (!(await allFinite([t]))) bad.push(name);
-  }
+  const bad = await nonFiniteNames(tensors);
   throw new NonFiniteError(`assertFinite: non-finite values (NaN or Inf) in ${what}: ${bad.map((n) => `'${n}'`).join(', ')}`);
 }

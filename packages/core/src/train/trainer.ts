@@ -3,7 +3,7 @@ import { CheckpointError, NonFiniteError } from '../errors.js';
 import type { Module } from '../module/module.js';
 import { Rng, globalRng, type RngState } from '../rng.js';
 import type { Optimizer, OptimizerStateJson } from '../optim/optimizer.js';
-import { clipGradNorm, globalNorm } from '../optim/clip.js';
+import { clipGradNorm, globalNorm, nonFiniteNames } from '../optim/clip.js';
 import type { Ema, EmaStateJson } from '../optim/ema.js';
 import { describeValue } from '../io/describe.js';
 import { decodeToTensors, encodeTensorMap, prepareLoadWeights, saveWeights, type PreparedLoad } from '../io/weights.js';
@@ -190,7 +190,7 @@ export class Trainer<B> {
         optimizer.step(update);
         ema?.update();
       } else {
-        const bad = await nonFiniteGradPaths(byPath);
+        const bad = await nonFiniteNames(byPath);
         if ((this.opts.nonFiniteGrad ?? 'error') === 'error') {
           throw new NonFiniteError(nonFiniteGradMessage(this.step, bad, gradNorm, lossValue));
         }
@@ -518,19 +518,6 @@ async function removeLeftovers(target: string): Promise<void> {
     // trainer.json first: a folder half removed by a kill never looks complete.
     await fs.rm(join(at, FILES.state), { force: true }).catch(() => undefined);
     await fs.rm(at, { recursive: true, force: true }).catch(() => undefined);
-  }
-}
-
-/** The module paths of the gradients holding NaN or ±Inf (one read-back for all of them). */
-async function nonFiniteGradPaths(grads: Map<string, tf.Tensor>): Promise<string[]> {
-  const names = [...grads.keys()];
-  if (names.length === 0) return [];
-  const flags = tf.tidy(() => tf.stack(names.map((n) => tf.cast(tf.all(tf.isFinite(grads.get(n)!)), 'float32'))));
-  try {
-    const ok = await flags.data();
-    return names.filter((_, i) => ok[i] === 0);
-  } finally {
-    flags.dispose();
   }
 }
 
