@@ -7,7 +7,7 @@
  * Browser: the Run button on the @brickml/moe page. Terminal: `npm run example -- moe-dropless-vs-capacity`.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { Rng, clearLinearCache, type VegaLiteSpec } from '@brickml/core';
+import { Rng, type VegaLiteSpec } from '@brickml/core';
 import { MoE, readMoEStats, type MoEConfig, type MoEInfo, type MoEOutput, type MoEStats } from '@brickml/moe';
 import { throwIfAborted, type ExampleContext, type ExampleMeta } from './context.js';
 
@@ -41,7 +41,6 @@ async function runLayer(config: MoEConfig, x: tf.Tensor2D): Promise<{ stats: MoE
     return { stats, info, y };
   } finally {
     moe.dispose();
-    clearLinearCache(); // wasm keeps a transposed copy of the router weight (see core's ops/linear.ts)
   }
 }
 

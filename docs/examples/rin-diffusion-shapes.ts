@@ -7,7 +7,7 @@
  * Browser: the Run button on the @brickml/diffusion page. Terminal: `npm run example -- rin-diffusion-shapes`.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { Rng, SHAPE_NAMES, clearLinearCache, imageGridPng, lossCurveSpec, type StepRecord } from '@brickml/core';
+import { Rng, SHAPE_NAMES, imageGridPng, lossCurveSpec, type StepRecord } from '@brickml/core';
 import {
   GaussianDiffusion, classGridPng, diffusionTrainer, readMapsPng, sampleClassGrid, shapesDiffusionConfig,
   shapesRinConfig, shapesTrainingData, trainWithBudget, trajectoryPng,
@@ -111,6 +111,5 @@ export async function run(ctx: ExampleContext): Promise<void> {
   } finally {
     parts.dispose();
     model.dispose();
-    clearLinearCache(); // wasm keeps transposed copies of the Linear weights (see core's ops/linear.ts)
   }
 }

@@ -12,7 +12,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import {
-  AdamW, LayerNorm, Linear, Module, Rng, SHAPE_NAMES, SHAPE_PALETTE, Trainer, clearLinearCache, heatmapRgba, lossCurveSpec, shapeCoverage, shapes,
+  AdamW, LayerNorm, Linear, Module, Rng, SHAPE_NAMES, SHAPE_PALETTE, Trainer, heatmapRgba, lossCurveSpec, shapeCoverage, shapes,
   type RgbaImage, type ShapeKind, type ShapesBatch, type ShapesSample, type StepRecord,
 } from '@brickml/core';
 import { RinNetwork, rinNetworkFlops } from '@brickml/attention';
@@ -174,6 +174,5 @@ export async function run(ctx: ExampleContext): Promise<void> {
   } finally {
     optimizer.dispose();
     model.dispose();
-    clearLinearCache(); // wasm keeps transposed copies of the Linear weights (see core's ops/linear.ts)
   }
 }

@@ -39,13 +39,7 @@ function forwardProduct(x: tf.Tensor, w: tf.Tensor): tf.Tensor {
   if (!(w instanceof tf.Variable)) return tf.matMul(x, tf.transpose(w));
   let entry = transposedCache.get(w.id);
   if (!entry || entry.dataId !== w.dataId || entry.wt.isDisposed) {
-    if (entry) entry.wt.dispose();
-    for (const [id, e] of transposedCache) {
-      if (e.source.isDisposed) {
-        e.wt.dispose();
-        transposedCache.delete(id);
-      }
-    }
+    if (entry) entry.wt.dispose(); // a stale copy (the variable was assigned); a disposed variable freed its own
     entry = { source: w, dataId: w.dataId, wt: tf.keep(tf.transpose(w)) };
     transposedCache.set(w.id, entry);
     freeCopyOnDispose(w);
