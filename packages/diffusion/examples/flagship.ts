@@ -103,7 +103,8 @@ if (size === 16 && existsSync(join(shippedDir, 'model.safetensors'))) {
   const model = await load<GaussianDiffusion>(shippedDir);
   model.eval();
   const record = JSON.parse(await readFile(join(shippedDir, 'training.json'), 'utf8').catch(() => '{}'));
-  const kind = model.denoiser.toConfig().type === 'RinNetwork' ? 'RIN' : model.denoiser.toConfig().type === 'UNetDenoiser' ? 'U-Net' : String(model.denoiser.toConfig().type);
+  const type = String(model.denoiser.toConfig().type);
+  const kind = ({ RinNetwork: 'RIN', UNetDenoiser: 'U-Net' } as Record<string, string>)[type] ?? type;
   // Sampled as its training record says (guidance w chosen when it was exported), else w = 3.
   const guidance = Number(record.sampling?.guidance ?? 3);
   const { fd, files } = await portrait(model, join(out, 'shipped'), `shipped ${kind}`, guidance);
