@@ -29,5 +29,6 @@ export * from './perceiver/perceiver-io.js';
 export * from './rin/depthwise-conv.js';
 export * from './rin/rin-block.js';
 export * from './rin/rin-network.js';
+export * from './fast-weights/fast-weights-rnn.js';
 export * from './flops.js';
 export * from './gather-rows.js';

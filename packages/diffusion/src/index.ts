@@ -34,5 +34,3 @@ export * from './pipelines/image.js';
 export * from './pipelines/video.js';
 export * from './flops.js';
 export * from './denoisers/unet-denoiser.js';
-export * from './denoisers/conv3x3.js';
-export * from './denoisers/group-norm.js';

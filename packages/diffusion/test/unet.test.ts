@@ -1,10 +1,20 @@
-// UNetDenoiser: shape contract, gradients (finite differences; the three conv implementations agree),
-// conditioning, config errors, overfitting one batch, and the wasm backend against cpu.
+// UNetDenoiser: shape contract, gradients (finite differences with core's native and hybrid convs),
+// conditioning, config errors, overfitting one batch, the shipped flagship's outputs unchanged since
+// the move onto core's Conv2d/GroupNorm, and the wasm backend against cpu.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as tf from '@tensorflow/tfjs-core';
-import { AdamW, BrickConfigError, Rng, ShapeError, build, gradCheckVariables, shapes, type Module } from '@brickml/core';
-import { GaussianDiffusion, UNetDenoiser, conv3x3, defaultConvImpl, denoiserFlops, shapesUNetConfig, type ConvImpl, type UNetDenoiserConfig } from '../src/index.js';
+import { readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { AdamW, BrickConfigError, Conv2d, GroupNorm, Rng, ShapeError, build, defaultConvImpl, gradCheckVariables, load, shapes, type Module } from '@brickml/core';
+import { GaussianDiffusion, UNetDenoiser, denoiserFlops, shapesUNetConfig, type UNetDenoiserConfig } from '../src/index.js';
 import { maxAbsDiff } from './helpers.js';
+
+const here = dirname(fileURLToPath(import.meta.url));
+/** test/fixtures/flagship-forward.json (recorded with the pre-move code; its `about` says how). */
+function readFixture(): { names: Array<[string, number[]]>; output: number[]; seededTinySums: Record<string, number> } {
+  return JSON.parse(readFileSync(join(here, 'fixtures', 'flagship-forward.json'), 'utf8'));
+}
 
 const tiny = (extra: Partial<UNetDenoiserConfig> = {}): UNetDenoiserConfig => ({
   inputSize: [8, 8], widths: [8, 12], groups: 4, embedDim: 16, noiseEmbedDim: 8, numClasses: 3, ...extra,
@@ -45,27 +55,6 @@ describe('UNetDenoiser', () => {
     expect(denoiserFlops(net, 1) / 1e6).toBeCloseTo(21.67, 2);
     expect(denoiserFlops(net, 4)).toBe(4 * denoiserFlops(net, 1));
     net.dispose();
-  });
-
-  it('conv3x3: native, hybrid, im2col and conv3d agree in value and gradients on cpu', async () => {
-    expect(defaultConvImpl()).toBe('native');
-    const rng = new Rng(3);
-    const x = rng.normalTensor([2, 5, 6, 4]);
-    const w = rng.normalTensor([3, 3, 4, 7], 0, 0.3);
-    const b = rng.normalTensor([7]);
-    const gy = rng.normalTensor([2, 5, 6, 7]);
-    const run = (impl: ConvImpl) => {
-      const y = conv3x3(x, w, b, impl);
-      const [dx, dw, db] = tf.grads((a: tf.Tensor, c: tf.Tensor, d: tf.Tensor) => tf.sum(tf.mul(conv3x3(a, c, d, impl), gy)))([x, w, b]);
-      return [y, dx, dw, db];
-    };
-    const ref = run('native');
-    for (const impl of ['hybrid', 'im2col', 'conv3d'] as ConvImpl[]) {
-      const got = run(impl);
-      for (let i = 0; i < 4; i++) expect(await maxAbsDiff(got[i], ref[i]), `${impl} part ${i}`).toBeLessThan(1e-4);
-      tf.dispose(got);
-    }
-    tf.dispose([...ref, x, w, b, gy]);
   });
 
   it.each(['native', 'hybrid'] as const)('parameter gradients match finite differences (conv %s)', async (convImpl) => {
@@ -111,8 +100,44 @@ describe('UNetDenoiser', () => {
     expect(() => net.forward(x, { noiseLevel: tf.tensor1d([0.5]) })).toThrow(/option 'noiseLevel' expected shape \[2\], got \[1\]/);
     expect(() => net.forward(x, { noiseLevel: g, classLabels: tf.tensor1d([0, 1], 'int32') })).toThrow(/'classLabels' given but config numClasses is 0/);
     expect(() => net.forward(x, { noiseLevel: g, prevLatents: tf.zeros([2, 1, 1]) })).toThrow(/does not self-condition/);
-    expect(() => conv3x3(tf.zeros([1, 4, 4, 3]), tf.zeros([3, 3, 2, 5]), tf.zeros([5]))).toThrow(/conv3x3: expected h \[N, H, W, Cin\] and weight \[3, 3, Cin, Cout\], got h \[1, 4, 4, 3\] and weight \[3, 3, 2, 5\]/);
     net.dispose();
+  });
+
+  it('is built from core bricks: Conv2d (3×3, padding 1, zero biases) and GroupNorm, with the same names and seeded values', async () => {
+    const net = new UNetDenoiser(tiny(), { rng: new Rng(0) });
+    expect(net.stem).toBeInstanceOf(Conv2d);
+    expect(net.out_norm).toBeInstanceOf(GroupNorm);
+    expect(net.stem.toConfig()).toMatchObject({ kernelSize: 3, padding: 1, stride: 1, biasInit: 'zeros' });
+    // Same seed, same parameters as the pre-move code (checksums recorded with it, see the fixture).
+    const sums = readFixture().seededTinySums;
+    const named = net.namedParameters();
+    expect(named.map(([n]) => n)).toEqual(Object.keys(sums));
+    for (const [n, p] of named) {
+      const v = await p.data();
+      let s = 0;
+      for (let j = 0; j < v.length; j++) s += v[j]! * ((j % 7) + 1);
+      expect(Math.abs(s - sums[n]!), n).toBeLessThan(1e-4);
+    }
+    net.dispose();
+  });
+
+  it('the shipped flagship (assets/flagship) loads unchanged and gives the outputs recorded before the move to core', async () => {
+    // test/fixtures/flagship-forward.json: parameter names/shapes and the denoiser output on this fixed
+    // input, recorded with the pre-move code (diffusion's own conv3x3/GroupNorm), on cpu.
+    const expected = readFixture();
+    const model = await load<GaussianDiffusion>(join(here, '..', 'assets', 'flagship'));
+    const den = (model as unknown as { denoiser: UNetDenoiser }).denoiser;
+    expect(den).toBeInstanceOf(UNetDenoiser);
+    expect(den.namedParameters().map(([n, p]) => [n, p.shape])).toEqual(expected.names);
+    const x = new Rng(123).normalTensor([2, 3, 16, 16]);
+    const out = den.forward(x, { noiseLevel: tf.tensor1d([0.25, 0.8]), classLabels: tf.tensor1d([0, 2], 'int32') }).output;
+    const got = await out.data();
+    let worst = 0;
+    for (let i = 0; i < got.length; i++) worst = Math.max(worst, Math.abs(got[i]! - expected.output[i]!));
+    expect(got.length).toBe(expected.output.length);
+    expect(worst).toBeLessThan(1e-5);
+    tf.dispose([x, out]);
+    model.dispose();
   });
 
   it('a tiny U-Net overfits one fixed batch through GaussianDiffusion (loss falls by more than 5× in 60 steps)', async () => {
@@ -167,6 +192,26 @@ describe('UNetDenoiser on wasm (forward + backward against cpu)', () => {
     tf.dispose([value, ...Object.values(grads), x, g, y, proj]);
     return { loss, grads: out };
   }
+
+  it('the shipped flagship gives the recorded outputs on wasm too (hybrid convs; within 1e-4 of cpu)', async () => {
+    if (!wasmOk) return expect.soft(wasmOk, 'wasm backend unavailable').toBe(true);
+    const expected = readFixture();
+    await tf.setBackend('wasm');
+    try {
+      const model = await load<GaussianDiffusion>(join(here, '..', 'assets', 'flagship'));
+      const den = (model as unknown as { denoiser: UNetDenoiser }).denoiser;
+      const x = new Rng(123).normalTensor([2, 3, 16, 16]);
+      const out = den.forward(x, { noiseLevel: tf.tensor1d([0.25, 0.8]), classLabels: tf.tensor1d([0, 2], 'int32') }).output;
+      const got = await out.data();
+      let worst = 0;
+      for (let i = 0; i < got.length; i++) worst = Math.max(worst, Math.abs(got[i]! - expected.output[i]!));
+      expect(worst).toBeLessThan(1e-4);
+      tf.dispose([x, out]);
+      model.dispose();
+    } finally {
+      await tf.setBackend('cpu');
+    }
+  });
 
   it('picks the hybrid convolution on wasm (no Conv2DBackpropFilter) and matches cpu (relative gradient error < 1e-3)', async () => {
     if (!wasmOk) return expect.soft(wasmOk, 'wasm backend unavailable').toBe(true);

@@ -5,3 +5,6 @@ export * from './activations.js';
 export * from './embedding.js';
 export * from './patches.js';
 export * from './split.js';
+export * from './conv.js';
+export * from './conv-pool.js';
+export * from './conv-norm.js';

@@ -7,7 +7,7 @@
  * emb  = noise_embed(sinusoid(1000·γ)) + class_embed(label)          [B, E]   (label numClasses = null)
  * h    = stem(x)                                                     [B, H, W, w0]   3×3 conv, channels last
  * down: level i = 0 … L−1: h = blocks_i(h, emb); skip_i = h; h = avgpool2(h) (not after the last)
- * up:   level i = L−2 … 0: h = blocks_i(concat(upsample2(h), skip_i), emb)  nearest-neighbour ×2 (broadcast)
+ * up:   level i = L−2 … 0: h = blocks_i(concat(upsampleNearest(h, 2), skip_i), emb)  nearest-neighbour ×2
  * out  = out_conv(silu(out_norm(h)))                                 [B, C, H, W]    zero-initialised
  * ResBlock(x, emb) = skip(x) + conv2(silu(norm2(conv1(silu(norm1(x))) + emb_proj(silu(emb)))))
  * ```
@@ -16,8 +16,9 @@
  * block starts as its skip path and the output starts at exactly 0. `skip` is a 1×1 conv (a
  * `Linear` over channels) where the width changes, else the identity. No self-conditioning.
  *
- * Convolutions: {@link conv3x3} (`conv3x3.ts`: it trains on tfjs-backend-wasm, which has no
- * `Conv2DBackpropFilter`); group norm: {@link GroupNorm} (`group-norm.ts`).
+ * Convolutions, group norm, pooling and upsampling are core's (`Conv2d` with kernel 3 and padding 1,
+ * which trains on tfjs-backend-wasm through its `hybrid` gradient; `GroupNorm`; `avgPool2d`;
+ * `upsampleNearest`).
  *
  * Parameters: conv weights `[3, 3, Cin, Cout]` (tfjs HWIO layout, *not* PyTorch's OIHW; init
  * U(±1/√(9·Cin)) as PyTorch's conv default), biases `[Cout]`; GroupNorm `weight`/`bias` `[C]`.
@@ -29,40 +30,58 @@ import * as tf from '@tensorflow/tfjs-core';
 import { z } from 'zod';
 import {
   BrickConfigError,
+  Conv2d,
   Embedding,
+  GroupNorm,
   Linear,
   MLP,
   Module,
+  Rng,
   ShapeError,
+  avgPool2d,
   formatShape,
   globalRng,
   parseConfig,
   registerBrick,
   schemas,
   silu,
+  upsampleNearest,
   type BrickOptions,
-  type Rng,
+  type ConvImpl,
 } from '@brickml/core';
 import { sinusoidalEmbedding } from '@brickml/attention';
 import type { DenoiserCallOptions, DenoiserOutput } from '../denoiser.js';
-import { Conv3x3, upsample2, type ConvImpl } from './conv3x3.js';
-import { GroupNorm } from './group-norm.js';
+
+/**
+ * A 3×3 conv (zero padding 1, bias initialised at zero) as the U-Net has always made it: the weight
+ * U(±1/√(9·Cin)) drawn from `rng`, or, with `zeroInit`, zeros that draw nothing from `rng` (a
+ * throwaway generator takes core's draw), so a seed gives the same parameters as before the move to
+ * core's `Conv2d`.
+ */
+function conv3x3(inChannels: number, outChannels: number, rng: Rng, zeroInit: boolean, impl: ConvImpl | 'auto'): Conv2d {
+  const config = { inChannels, outChannels, kernelSize: 3, padding: 1, biasInit: 'zeros', zeroInit, impl } as const;
+  return new Conv2d(config, { rng: zeroInit ? new Rng(0) : rng });
+}
+
+function groupNorm(channels: number, groups: number, eps: number): GroupNorm {
+  return new GroupNorm({ numGroups: groups, numChannels: channels, eps });
+}
 
 /** Residual block with the conditioning added to its channels (see the module comment). */
 export class UNetResBlock extends Module {
   readonly norm1: GroupNorm;
-  readonly conv1: Conv3x3;
+  readonly conv1: Conv2d;
   readonly emb_proj: Linear;
   readonly norm2: GroupNorm;
-  readonly conv2: Conv3x3;
+  readonly conv2: Conv2d;
   readonly skip: Linear | null;
   constructor(readonly inChannels: number, readonly outChannels: number, embedDim: number, groups: number, eps: number, impl: ConvImpl | 'auto', rng: Rng) {
     super();
-    this.norm1 = new GroupNorm(inChannels, groups, eps);
-    this.conv1 = new Conv3x3(inChannels, outChannels, rng, false, impl);
+    this.norm1 = groupNorm(inChannels, groups, eps);
+    this.conv1 = conv3x3(inChannels, outChannels, rng, false, impl);
     this.emb_proj = new Linear({ inFeatures: embedDim, outFeatures: outChannels, init: 'kaimingUniform', biasInit: 'zeros' }, { rng });
-    this.norm2 = new GroupNorm(outChannels, groups, eps);
-    this.conv2 = new Conv3x3(outChannels, outChannels, rng, true, impl);
+    this.norm2 = groupNorm(outChannels, groups, eps);
+    this.conv2 = conv3x3(outChannels, outChannels, rng, true, impl);
     this.skip = inChannels === outChannels ? null : new Linear({ inFeatures: inChannels, outFeatures: outChannels, init: 'kaimingUniform', biasInit: 'zeros' }, { rng });
   }
 
@@ -99,7 +118,7 @@ const UNetDenoiserSchema = z
     numClasses: schemas.nonNegativeInt.default(0),
     /** GroupNorm epsilon. */
     eps: schemas.positive.default(1e-5),
-    /** Convolution implementation (`auto`: see `defaultConvImpl`). */
+    /** Convolution implementation (`auto`: see core's `defaultConvImpl`). */
     convImpl: z.enum(['auto', 'native', 'hybrid', 'conv3d', 'im2col']).default('auto'),
   })
   .strict();
@@ -114,13 +133,13 @@ export class UNetDenoiser extends Module {
   readonly config: Parsed & { selfCondition: false };
   readonly noise_embed: MLP;
   readonly class_embed: Embedding | null;
-  readonly stem: Conv3x3;
+  readonly stem: Conv2d;
   /** `down[i]`: the blocks of resolution i on the way down. */
   readonly down: UNetResBlock[][];
   /** `up[i]`: the blocks of resolution i on the way up (i < levels − 1). */
   readonly up: UNetResBlock[][];
   readonly out_norm: GroupNorm;
-  readonly out_conv: Conv3x3;
+  readonly out_conv: Conv2d;
 
   constructor(config: UNetDenoiserConfig, { rng = globalRng() }: BrickOptions = {}) {
     super();
@@ -143,12 +162,12 @@ export class UNetDenoiser extends Module {
     // Initialisation pinned (see the module comment), not inherited from core's defaults.
     this.noise_embed = new MLP({ dim: c.noiseEmbedDim, hidden: c.embedDim, outDim: c.embedDim, activation: 'silu', init: 'truncNormal' }, { rng });
     this.class_embed = c.numClasses > 0 ? new Embedding({ numEmbeddings: c.numClasses + 1, dim: c.embedDim, initStd: 0.02 }, { rng }) : null;
-    this.stem = new Conv3x3(c.channels, w[0], rng, false, c.convImpl);
+    this.stem = conv3x3(c.channels, w[0], rng, false, c.convImpl);
     const block = (cin: number, cout: number) => new UNetResBlock(cin, cout, c.embedDim, c.groups, c.eps, c.convImpl, rng);
     this.down = w.map((wi, i) => Array.from({ length: c.blocksPerLevel }, (_, j) => block(j === 0 ? w[Math.max(0, i - 1)] : wi, wi)));
     this.up = w.slice(0, -1).map((wi, i) => Array.from({ length: c.blocksPerLevel }, (_, j) => block(j === 0 ? wi + w[i + 1] : wi, wi)));
-    this.out_norm = new GroupNorm(w[0], c.groups, c.eps);
-    this.out_conv = new Conv3x3(w[0], c.channels, rng, true, c.convImpl);
+    this.out_norm = groupNorm(w[0], c.groups, c.eps);
+    this.out_conv = conv3x3(w[0], c.channels, rng, true, c.convImpl);
   }
 
   /** x `[B, C, H, W]` → output `[B, C, H, W]` (no latents). */
@@ -184,11 +203,11 @@ export class UNetDenoiser extends Module {
         for (const blk of this.down[i]) h = blk.forward(h, embAct);
         if (i < levels - 1) {
           skips.push(h);
-          h = tf.avgPool(h as tf.Tensor4D, 2, 2, 'valid'); // [B, H/2, W/2, w_i]
+          h = avgPool2d(h, 2); // [B, H/2, W/2, w_i]
         }
       }
       for (let i = levels - 2; i >= 0; i--) {
-        h = tf.concat([upsample2(h), skips[i]], 3); // [B, ·, ·, w_{i+1} + w_i]
+        h = tf.concat([upsampleNearest(h, 2), skips[i]], 3); // [B, ·, ·, w_{i+1} + w_i]
         for (const blk of this.up[i]) h = blk.forward(h, embAct);
       }
       const y = this.out_conv.forward(silu(this.out_norm.forward(h))); // [B, H, W, C]
