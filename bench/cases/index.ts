@@ -4,7 +4,8 @@ import { matmulCases } from './matmul.js';
 import { rinCases } from './rin.js';
 import { perceiverCases } from './perceiver.js';
 import { moeCases } from './moe.js';
+import { eighCases } from './eigh.js';
 
 export function allCases(): BenchCase[] {
-  return [...matmulCases(), ...rinCases(), ...perceiverCases(), ...moeCases()];
+  return [...matmulCases(), ...rinCases(), ...perceiverCases(), ...moeCases(), ...eighCases()];
 }

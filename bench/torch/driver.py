@@ -22,8 +22,10 @@ import time
 import numpy as np
 import torch
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import st  # noqa: E402
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)  # the case modules (rin.py, perceiver.py, ...)
+sys.path.insert(0, os.path.join(HERE, "..", "..", "python"))  # brickml_torch, the PyTorch mirrors
+from brickml_torch import safetensors as st  # noqa: E402
 
 
 def main():

@@ -1,4 +1,4 @@
-"""Reference for cases/rin.ts (the network itself is rin_model.py).
+"""Reference for cases/rin.ts (the network itself is brickml_torch's RinNetwork mirror).
 
 - meta.case == "train": one step of forward, MSE against a fixed target, backward and
   torch.optim.AdamW (two groups: decayed / not decayed by BrickML's `noDecayForBiasAndNorm`).
@@ -12,7 +12,15 @@ import re
 
 import torch
 
-from rin_model import load_rin
+import brickml_torch
+
+
+def load_rin(config, tensors, prefix="param."):
+    """brickml_torch's RinNetwork for BrickML's parsed config, the `param.*` tensors loaded strictly."""
+    net = brickml_torch.build({**config, "type": "RinNetwork"})
+    arrays = {k[len(prefix):]: v.detach().cpu().numpy() for k, v in tensors.items() if k.startswith(prefix)}
+    device = next(iter(tensors.values())).device
+    return brickml_torch.state_from_brickml(net, arrays, where="bench rin").to(device)
 
 
 def build(meta, t):

@@ -1,5 +1,5 @@
 """Probe of RIN recipes for the 16×16 `shapes` flagship, in PyTorch (fast on a CPU), with BrickML's
-RinNetwork mirror (rin_model.py), the same data (bench/rin-probe/dump-shapes.ts) and the shipped
+RinNetwork mirror (brickml_torch), the same data (bench/rin-probe/dump-shapes.ts) and the shipped
 shapes classifier (accuracy per requested class, a Fréchet distance in its features, mean pixel).
 Not BrickML's training path: a way to rule recipes in or out quickly before a BrickML run.
 
@@ -12,11 +12,11 @@ images, per class 1,024), so it reads close to, not equal to, shapesFD at the sa
 """
 import sys, json, math, time, argparse, copy
 import os
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', '..', 'python'))
 ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', '..')
 import numpy as np, torch, torch.nn as nn, torch.nn.functional as F
-import st
-from rin_model import RinNetwork
+from brickml_torch import safetensors as st
+import brickml_torch
 
 p = argparse.ArgumentParser()
 p.add_argument('--steps', type=int, default=1500); p.add_argument('--batch', type=int, default=64)
@@ -38,7 +38,7 @@ Y = torch.from_numpy(np.fromfile(os.path.join(a.data, 'train.y.bin'), dtype=np.i
 XT = torch.from_numpy(np.fromfile(os.path.join(a.data, 'test.x.bin'), dtype=np.float32).reshape(-1, 3, 16, 16))
 YT = torch.from_numpy(np.fromfile(os.path.join(a.data, 'test.y.bin'), dtype=np.int32)).long()
 
-net = RinNetwork(base)
+net = brickml_torch.build(base).train()
 def init(m):
     for n_, p_ in m.named_parameters():
         if n_.endswith('conv.weight'): nn.init.uniform_(p_, -1/3, 1/3)
@@ -54,12 +54,12 @@ orig_forward = net.forward
 def forward(x, g, cls):
     if not a.cond_iface: return orig_forward(x, g, cls)[0]
     b = x.shape[0]
-    iface = net.stem_ln(net.stem.embed(x)) + net.interface_pos.weight
+    iface = net.stem_ln(net.stem(x)) + net.interface_pos.weight
     z = net.initial_latents(b, g, cls, None)
     cond = z[:, -2:, :].sum(1)  # noise token + class token
     iface = iface + net.iface_cond(cond).unsqueeze(1)
     for blk in net.blocks: z, iface = blk(z, iface, net.grid)
-    return net.readout.unembed(net.output_ln(iface), *net.grid)
+    return net.readout(net.output_ln(iface), net.grid)
 nparams = sum(p_.numel() for p_ in net.parameters())
 
 def gamma(t):

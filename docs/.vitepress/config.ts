@@ -43,6 +43,7 @@ const guideSidebar: DefaultTheme.SidebarItem[] = [
       { text: 'Configs', link: '/concepts/configs' },
       { text: 'Checkpoints', link: '/concepts/checkpoints' },
       { text: 'Backends', link: '/concepts/backends' },
+      { text: 'Linear algebra', link: '/concepts/linear-algebra' },
     ],
   },
   { text: 'Packages', items: packageItems },
