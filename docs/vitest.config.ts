@@ -13,7 +13,7 @@ import { defineConfig } from 'vitest/config';
 export default defineConfig({
   ssr: { resolve: { conditions: ['source', 'node', 'import', 'module', 'default'] } },
   test: {
-    include: ['test/**/*.test.ts', '../tests/packaging/**/*.test.ts', '../tests/snippets/**/*.test.ts'],
+    include: ['test/**/*.test.ts', '../tests/packaging/**/*.test.ts', '../tests/snippets/**/*.test.ts', '../tests/torch/**/*.test.ts'],
     fileParallelism: false,
     testTimeout: 300_000,
     hookTimeout: 900_000,

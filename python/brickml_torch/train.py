@@ -1,0 +1,204 @@
+"""Trains a BrickML model in PyTorch, on one process or under torchrun (DDP on gloo / NCCL).
+
+    /usr/bin/python3 -m brickml_torch.train --config run.json
+    torchrun --nproc_per_node=2 -m brickml_torch.train --config run.json
+
+run.json (paths relative to the file):
+
+    {
+      "init": "checkpoints/from-ts",            BrickML checkpoint to start from (or "model": {brick config})
+      "data": {"file": "data.safetensors",      tensors whose first axis indexes examples
+               "inputs": ["x"],                 positional inputs of the model's forward
+               "kwargs": {"noise_level": "g"},  keyword inputs (optional)
+               "target": "y"},
+      "loss": "mse",                            "mse" or "cross_entropy", on the model's first output
+                                                (a MoE's {"y", "auxLoss"}: on y, plus auxLoss)
+      "steps": 100, "batchSize": 32,            global batch (split evenly over the ranks)
+      "seed": 0,                                data order and a fresh model's initialisation
+      "optimizer": {"lr": 1e-3 | {schedule}, "betas": [0.9, 0.999], "eps": 1e-8, "weightDecay": 0.01,
+                    "noDecay": "biasAndNorm" | "none"},
+      "out": "checkpoints/trained",             written by rank 0
+      "saveEvery": 50                           optional; the end of training always saves
+    }
+
+The optimizer is BrickML's AdamW and its schedules (brickml_torch.optim); the data order is a
+function of (seed, step) only: epoch e visits the examples in `torch.randperm(N, seed + e)` order,
+the global batch of step s is positions [s·B, (s+1)·B) of that sequence, and rank r of W takes the
+r-th of W equal slices. So W processes compute the same global-batch gradient as one (DDP averages
+the per-rank means), and a resumed run sees exactly the batches the killed one would have.
+
+`out` holds a BrickML checkpoint (`config.json`, `model.safetensors`: TypeScript's `load(dir)` reads
+it), the optimizer state in BrickML's layout (`optimizer.safetensors` + `optimizer.json`, for
+`AdamW.loadState`) and `torch_train.json` (step, losses). With `out` holding a finished save, a new
+run resumes from it (the steps after that save are lost and redone, nothing else).
+"""
+import argparse
+import json
+import os
+import sys
+
+import torch
+import torch.distributed as dist
+import torch.nn.functional as F
+
+from . import safetensors
+from .checkpoint import load, save
+from .optim import AdamW, no_decay_for_bias_and_norm
+from .registry import build
+
+STATE_FILE = "torch_train.json"
+RUN_FIELDS = {"init", "model", "data", "loss", "steps", "batchSize", "seed", "optimizer", "out", "saveEvery", "threads"}
+
+
+class RunConfigError(ValueError):
+    """A run.json that cannot run (the message names the field)."""
+
+
+def read_run_config(path):
+    with open(path) as f:
+        run = json.load(f)
+    base = os.path.dirname(os.path.abspath(path))
+    unknown = sorted(set(run) - RUN_FIELDS)
+    if unknown:
+        raise RunConfigError(f"train: run config field '{unknown[0]}' is not a field (fields: {', '.join(sorted(RUN_FIELDS))})")
+    for field in ("data", "steps", "batchSize", "out"):
+        if field not in run:
+            raise RunConfigError(f"train: run config field '{field}' is required")
+    if ("init" in run) == ("model" in run):
+        raise RunConfigError("train: run config needs exactly one of 'init' (a BrickML checkpoint directory) and 'model' (a brick config)")
+    for field in ("steps", "batchSize"):
+        if not isinstance(run[field], int) or run[field] < 1:
+            raise RunConfigError(f"train: run config field '{field}' expected a positive integer, got {run[field]!r}")
+    if run.get("loss", "mse") not in ("mse", "cross_entropy"):
+        raise RunConfigError(f"train: run config field 'loss' expected 'mse' or 'cross_entropy', got {run['loss']!r}")
+    rel = lambda p: p if os.path.isabs(p) else os.path.join(base, p)  # noqa: E731
+    run["out"] = rel(run["out"])
+    if "init" in run:
+        run["init"] = rel(run["init"])
+    run["data"] = {**run["data"], "file": rel(run["data"]["file"])}
+    return run
+
+
+def batch_indices(n, step, batch, seed, rank=0, world=1):
+    """Example indices of rank `rank`'s slice of the global batch at `step` (see the module docs)."""
+    start = step * batch
+    out = []
+    while len(out) < batch:
+        epoch, pos = divmod(start + len(out), n)
+        perm = torch.randperm(n, generator=torch.Generator().manual_seed(seed + epoch))
+        out.extend(perm[pos : pos + batch - len(out)].tolist())
+    per = batch // world
+    return out[rank * per : (rank + 1) * per]
+
+
+def _loss(kind, pred, target):
+    if kind == "mse":
+        return F.mse_loss(pred, target.to(pred.dtype))
+    return F.cross_entropy(pred.reshape(-1, pred.shape[-1]), target.reshape(-1).long())
+
+
+def train(run, log=print):
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    rank = int(os.environ.get("RANK", "0"))
+    distributed = world > 1
+    if distributed and not dist.is_initialized():
+        dist.init_process_group("nccl" if torch.cuda.is_available() else "gloo")
+    torch.set_num_threads(int(run.get("threads", 1)))
+    batch, steps, seed = run["batchSize"], run["steps"], int(run.get("seed", 0))
+    if batch % world:
+        raise RunConfigError(f"train: run config field 'batchSize' ({batch}) must divide evenly over {world} ranks")
+    device = torch.device(f"cuda:{int(os.environ.get('LOCAL_RANK', 0))}" if torch.cuda.is_available() else "cpu")
+
+    out = run["out"]
+    resumed = os.path.isfile(os.path.join(out, STATE_FILE))
+    if resumed:
+        model = load(out)
+    elif "init" in run:
+        model = load(run["init"])
+    else:
+        torch.manual_seed(seed)
+        model = build(run["model"])
+    model.to(device).train()
+
+    o = run.get("optimizer", {})
+    nd = o.get("noDecay", "biasAndNorm")
+    if nd not in ("biasAndNorm", "none"):
+        raise RunConfigError(f"train: run config field 'optimizer.noDecay' expected 'biasAndNorm' or 'none', got {nd!r}")
+    opt = AdamW(model.named_parameters(), lr=o.get("lr", 1e-3), betas=o.get("betas", (0.9, 0.999)), eps=o.get("eps", 1e-8),
+                weight_decay=o.get("weightDecay", 1e-2), no_decay=no_decay_for_bias_and_norm if nd == "biasAndNorm" else None)
+    start, losses = 0, []
+    if resumed:
+        with open(os.path.join(out, STATE_FILE)) as f:
+            st = json.load(f)
+        with open(os.path.join(out, "optimizer.json")) as f:
+            opt.load_state(safetensors.load(os.path.join(out, "optimizer.safetensors")), json.load(f))
+        start, losses = st["step"], st["losses"]
+        if rank == 0:
+            log(json.dumps({"resumed": out, "step": start}))
+
+    net = torch.nn.parallel.DistributedDataParallel(model, find_unused_parameters=True) if distributed else model
+    d = run["data"]
+    arrays = safetensors.load(d["file"])
+    for name in [*d["inputs"], *d.get("kwargs", {}).values(), d["target"]]:
+        if name not in arrays:
+            raise RunConfigError(f"train: data file '{d['file']}' has no tensor '{name}' (has {', '.join(sorted(arrays))})")
+    data = {k: torch.from_numpy(v) for k, v in arrays.items()}
+    n = data[d["target"]].shape[0]
+    loss_kind = run.get("loss", "mse")
+
+    def save_all(step):
+        if rank != 0:
+            return
+        save(model, out)
+        safetensors.save(os.path.join(out, "optimizer.safetensors"), opt.state_entries())
+        with open(os.path.join(out, "optimizer.json"), "w") as f:
+            json.dump(opt.state_json(), f)
+        tmp = os.path.join(out, STATE_FILE + ".tmp")
+        with open(tmp, "w") as f:
+            json.dump({"step": step, "losses": losses, "worldSize": world, "seed": seed}, f)
+        os.replace(tmp, os.path.join(out, STATE_FILE))  # last: its presence marks a complete save
+
+    for step in range(start, steps):
+        idx = torch.tensor(batch_indices(n, step, batch, seed, rank, world))
+        args = [data[k][idx].to(device) for k in d["inputs"]]
+        kwargs = {py: data[k][idx].to(device) for py, k in d.get("kwargs", {}).items()}
+        opt.zero_grad()
+        y = net(*args, **kwargs)
+        aux = None
+        if isinstance(y, dict):  # MoE: {"y", "auxLoss", ...}; the auxiliary loss joins the objective
+            y, aux = y["y"], y.get("auxLoss")
+        pred = y[0] if isinstance(y, tuple) else y
+        loss = _loss(loss_kind, pred, data[d["target"]][idx].to(device))
+        if aux is not None:
+            loss = loss + aux
+        loss.backward()
+        lr = opt.step()
+        global_loss = loss.detach().clone()
+        if distributed:
+            dist.all_reduce(global_loss)
+            global_loss /= world
+        losses.append(float(global_loss))
+        if rank == 0:
+            log(json.dumps({"step": step + 1, "loss": losses[-1], "lr": lr}))
+        if run.get("saveEvery") and (step + 1) % run["saveEvery"] == 0 and step + 1 < steps:
+            save_all(step + 1)
+    save_all(steps)
+    if distributed:
+        dist.barrier()
+    return model, losses
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(prog="python -m brickml_torch.train", description=__doc__.split("\n\n")[0])
+    p.add_argument("--config", required=True, help="run.json (see the module docs)")
+    a = p.parse_args(argv)
+    try:
+        train(read_run_config(a.config))
+    finally:
+        if dist.is_initialized():
+            dist.destroy_process_group()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,716 @@
+/**
+ * Writes the parity fixtures that `python/brickml_torch/parity.py` reads: one folder per case with
+ * a BrickML checkpoint (`config.json` + `model.safetensors`, core `save`), `io.safetensors` (the
+ * inputs `in.<name>` and BrickML's outputs `out.<name>`, float32/int32) and `case.json` (how the
+ * mirror is called: positional inputs, keyword inputs, the patch grid, the output names).
+ *
+ * Every parameter gets N(0, 0.1²) noise on top of its seeded initial value (norm scales leave 1,
+ * zero-initialised parts leave 0), so a weight that the mirror reads in the wrong place shows.
+ *
+ *   node packages/diffusion/scripts/run.mjs tests/torch/fixtures.ts <dir>     (or import writeParityFixtures)
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import {
+  build,
+  encodeSafetensors,
+  manualSeed,
+  save,
+  type BrickConfig,
+  type Module,
+  type Rng,
+} from '@brickml/core';
+import '@brickml/attention';
+import '@brickml/moe';
+import '@brickml/diffusion';
+
+/** How the mirror is called, written to case.json. */
+export interface CallSpec {
+  /** Input names passed positionally (tensors `in.<name>`). */
+  args: string[];
+  /** Python keyword → input name. */
+  kwargs?: Record<string, string>;
+  /** Patch grid passed as the mirror's `grid` argument. */
+  grid?: number[];
+  /** Output names, in the order the mirror returns them (a tuple for more than one), or keys of a returned dict. */
+  outputs: string[];
+  /** The mirror's method to call (default: forward). */
+  method?: string;
+}
+
+/** One parity case: a brick config, its inputs and how BrickML computes the outputs. */
+export interface ParityCase {
+  name: string;
+  config: BrickConfig;
+  inputs: (rng: Rng) => Record<string, tf.Tensor>;
+  run: (m: Module, inputs: Record<string, tf.Tensor>) => Record<string, tf.Tensor>;
+  call: CallSpec;
+}
+
+const fwd = (m: Module) =>
+  (m as unknown as { forward: (...a: unknown[]) => unknown }).forward.bind(m);
+const one =
+  (...names: string[]) =>
+  (m: Module, i: Record<string, tf.Tensor>) => ({
+    y: fwd(m)(...names.map((n) => i[n])) as tf.Tensor,
+  });
+const normal = (shape: number[]) => (rng: Rng) => ({ x: rng.normalTensor(shape) });
+
+const mha = (extra: Record<string, unknown>): BrickConfig => ({
+  type: 'MultiHeadAttention',
+  dim: 12,
+  heads: 3,
+  ...extra,
+});
+const rinFields = {
+  latentDim: 16,
+  interfaceDim: 12,
+  readHeads: 2,
+  latentHeads: 2,
+  writeDepthwiseConv: true,
+};
+
+/** The cases: every mirrored brick, with the options that change its computation. */
+export const PARITY_CASES: ParityCase[] = [
+  {
+    name: 'linear',
+    config: { type: 'Linear', inFeatures: 6, outFeatures: 5 },
+    inputs: normal([2, 3, 6]),
+    run: one('x'),
+    call: { args: ['x'], outputs: ['y'] },
+  },
+  {
+    name: 'linear-nobias',
+    config: { type: 'Linear', inFeatures: 6, outFeatures: 4, bias: false },
+    inputs: normal([7, 6]),
+    run: one('x'),
+    call: { args: ['x'], outputs: ['y'] },
+  },
+  {
+    name: 'layernorm',
+    config: { type: 'LayerNorm', dim: 8 },
+    inputs: normal([2, 5, 8]),
+    run: one('x'),
+    call: { args: ['x'], outputs: ['y'] },
+  },
+  {
+    name: 'layernorm-nobias',
+    config: { type: 'LayerNorm', dim: 8, eps: 1e-6, bias: false },
+    inputs: normal([3, 8]),
+    run: one('x'),
+    call: { args: ['x'], outputs: ['y'] },
+  },
+  {
+    name: 'rmsnorm',
+    config: { type: 'RMSNorm', dim: 8 },
+    inputs: normal([2, 4, 8]),
+    run: one('x'),
+    call: { args: ['x'], outputs: ['y'] },
+  },
+  {
+    name: 'dropout-eval',
+    config: { type: 'Dropout', p: 0.3 },
+    inputs: normal([4, 5]),
+    run: one('x'),
+    call: { args: ['x'], outputs: ['y'] },
+  },
+  ...(['gelu', 'gelu_tanh', 'silu', 'relu', 'swiglu'] as const).map((activation) => ({
+    name: `mlp-${activation}`,
+    config: {
+      type: 'MLP',
+      dim: 8,
+      hidden: 16,
+      activation,
+      ...(activation === 'silu' ? { outDim: 5 } : {}),
+    },
+    inputs: normal([2, 3, 8]),
+    run: one('x'),
+    call: { args: ['x'], outputs: ['y'] },
+  })),
+  {
+    name: 'embedding',
+    config: { type: 'Embedding', numEmbeddings: 10, dim: 6 },
+    inputs: () => ({
+      ids: tf.tensor2d(
+        [
+          [0, 3, 9],
+          [9, 1, 1],
+        ],
+        [2, 3],
+        'int32',
+      ),
+    }),
+    run: one('ids'),
+    call: { args: ['ids'], outputs: ['y'] },
+  },
+  {
+    name: 'sequential',
+    config: {
+      type: 'Sequential',
+      layers: [
+        { type: 'Linear', inFeatures: 6, outFeatures: 8 },
+        { type: 'LayerNorm', dim: 8 },
+        { type: 'MLP', dim: 8, hidden: 12, activation: 'silu' },
+      ],
+    },
+    inputs: normal([2, 3, 6]),
+    run: one('x'),
+    call: { args: ['x'], outputs: ['y'] },
+  },
+  {
+    name: 'patch-embed',
+    config: { type: 'PatchEmbed', channels: 3, patchSize: 4, dim: 10 },
+    inputs: normal([2, 3, 8, 12]),
+    run: one('x'),
+    call: { args: ['x'], outputs: ['y'] },
+  },
+  {
+    name: 'patch-embed-video',
+    config: { type: 'PatchEmbed', channels: 2, patchSize: [2, 4], tubelet: 2, dim: 10 },
+    inputs: normal([2, 4, 2, 4, 8]),
+    run: one('x'),
+    call: { args: ['x'], outputs: ['y'] },
+  },
+  {
+    name: 'patch-unembed',
+    config: { type: 'PatchUnembed', channels: 3, patchSize: [2, 4], dim: 10 },
+    inputs: normal([2, 6, 10]),
+    run: (m, i) => ({ y: fwd(m)(i.x, { frames: 1, rows: 2, cols: 3 }) as tf.Tensor }),
+    call: { args: ['x'], grid: [2, 3], outputs: ['y'] },
+  },
+  {
+    // HWIO in BrickML, OIHW in PyTorch: the mirror permutes on load and back on save
+    name: 'conv2d-same-stride2-groups',
+    config: {
+      type: 'Conv2d',
+      inChannels: 4,
+      outChannels: 6,
+      kernelSize: 3,
+      stride: 2,
+      padding: 'same',
+      groups: 2,
+    },
+    inputs: normal([2, 7, 9, 4]),
+    run: one('x'),
+    call: { args: ['x'], outputs: ['y'] },
+  },
+  {
+    name: 'conv2d-dilated',
+    config: {
+      type: 'Conv2d',
+      inChannels: 3,
+      outChannels: 5,
+      kernelSize: [3, 2],
+      dilation: [2, 1],
+      padding: [1, 2],
+      bias: false,
+    },
+    inputs: normal([1, 8, 6, 3]),
+    run: one('x'),
+    call: { args: ['x'], outputs: ['y'] },
+  },
+  {
+    name: 'learned-position',
+    config: { type: 'LearnedPositionEncoding', numPositions: 6, dim: 8 },
+    inputs: normal([2, 6, 8]),
+    run: one('x'),
+    call: { args: ['x'], outputs: ['y'] },
+  },
+  {
+    name: 'fourier-position',
+    config: {
+      type: 'FourierPositionEncoding',
+      indexDims: [3, 5],
+      numBands: 4,
+      maxResolution: [6, 7.5],
+    },
+    inputs: normal([2, 15, 2]),
+    run: one('x'),
+    call: { args: ['x'], outputs: ['y'] },
+  },
+  {
+    name: 'fourier-position-sine',
+    config: {
+      type: 'FourierPositionEncoding',
+      indexDims: [2, 2, 3],
+      numBands: 3,
+      concatPos: false,
+      sineOnly: true,
+    },
+    inputs: normal([1, 12, 1]),
+    run: one('x'),
+    call: { args: ['x'], outputs: ['y'] },
+  },
+  {
+    name: 'sincos-position',
+    config: { type: 'SinCosPositionEncoding', dim: 14, grid: [3, 4] },
+    inputs: normal([2, 12, 14]),
+    run: one('x'),
+    call: { args: ['x'], outputs: ['y'] },
+  },
+  {
+    name: 'sincos-position-3d-normalized',
+    config: {
+      type: 'SinCosPositionEncoding',
+      dim: 12,
+      grid: [2, 1, 3],
+      temperature: 100,
+      normalizeTo: 6.5,
+    },
+    inputs: normal([1, 6, 12]),
+    run: one('x'),
+    call: { args: ['x'], outputs: ['y'] },
+  },
+  {
+    name: 'mha-self',
+    config: mha({}),
+    inputs: normal([2, 5, 12]),
+    run: one('x'),
+    call: { args: ['x'], outputs: ['y'] },
+  },
+  {
+    name: 'mha-cross',
+    config: mha({ contextDim: 7, dimHead: 5, outDim: 9, qkvBias: true }),
+    inputs: (rng) => ({ x: rng.normalTensor([2, 4, 12]), context: rng.normalTensor([2, 6, 7]) }),
+    run: one('x', 'context'),
+    call: { args: ['x', 'context'], outputs: ['y'] },
+  },
+  {
+    name: 'mha-masks',
+    config: mha({ contextDim: 7 }),
+    inputs: (rng) => ({
+      x: rng.normalTensor([2, 4, 12]),
+      context: rng.normalTensor([2, 6, 7]),
+      keyPaddingMask: tf.tensor2d(
+        [
+          [1, 1, 1, 1, 0, 0],
+          [1, 1, 1, 1, 1, 1],
+        ],
+        [2, 6],
+        'int32',
+      ),
+      // the last query of the first batch sees no key at all (a fully masked row: output = out bias)
+      attnMask: tf.tensor3d(
+        [
+          [
+            [1, 0, 1, 1, 1, 1],
+            [1, 1, 1, 1, 1, 1],
+            [0, 1, 1, 0, 1, 1],
+            [0, 0, 0, 0, 1, 1],
+          ],
+        ],
+        [1, 4, 6],
+        'int32',
+      ),
+    }),
+    run: (m, i) => ({
+      y: fwd(m)(i.x, i.context, {
+        keyPaddingMask: i.keyPaddingMask,
+        attnMask: i.attnMask,
+      }) as tf.Tensor,
+    }),
+    call: {
+      args: ['x', 'context'],
+      kwargs: { key_padding_mask: 'keyPaddingMask', attn_mask: 'attnMask' },
+      outputs: ['y'],
+    },
+  },
+  {
+    name: 'mha-qknorm-ln',
+    config: mha({ qkNorm: 'layernorm' }),
+    inputs: normal([2, 5, 12]),
+    run: one('x'),
+    call: { args: ['x'], outputs: ['y'] },
+  },
+  {
+    name: 'mha-qknorm-rms-rotary',
+    config: mha({ heads: 2, qkNorm: 'rmsnorm', qkNormEps: 1e-6, rotaryDim: 4 }),
+    inputs: normal([2, 7, 12]),
+    run: one('x'),
+    call: { args: ['x'], outputs: ['y'] },
+  },
+  {
+    name: 'block-self',
+    config: { type: 'TransformerBlock', dim: 12, heads: 3 },
+    inputs: normal([2, 5, 12]),
+    run: one('x'),
+    call: { args: ['x'], outputs: ['y'] },
+  },
+  {
+    name: 'block-cross',
+    config: {
+      type: 'TransformerBlock',
+      kind: 'cross',
+      dim: 12,
+      contextDim: 8,
+      heads: 2,
+      dimHead: 4,
+      normContext: false,
+      eps: 1e-6,
+      activation: 'swiglu',
+      mlpRatio: 1.5,
+    },
+    inputs: (rng) => ({ x: rng.normalTensor([2, 4, 12]), context: rng.normalTensor([2, 6, 8]) }),
+    run: one('x', 'context'),
+    call: { args: ['x', 'context'], outputs: ['y'] },
+  },
+  {
+    name: 'block-decoder',
+    config: {
+      type: 'TransformerBlock',
+      kind: 'cross',
+      dim: 12,
+      contextDim: 8,
+      heads: 2,
+      queryResidual: false,
+      mlpRatio: 0,
+    },
+    inputs: (rng) => ({ x: rng.normalTensor([2, 4, 12]), context: rng.normalTensor([2, 6, 8]) }),
+    run: one('x', 'context'),
+    call: { args: ['x', 'context'], outputs: ['y'] },
+  },
+  {
+    name: 'perceiver-encoder',
+    config: {
+      type: 'PerceiverEncoder',
+      inputDim: 7,
+      numLatents: 5,
+      latentDim: 12,
+      crossHeads: 1,
+      selfHeads: 3,
+      selfAttendsPerBlock: 2,
+      numBlocks: 2,
+      shareWeights: false,
+    },
+    inputs: normal([2, 9, 7]),
+    run: (m, i) => ({ y: fwd(m)(i.x) as tf.Tensor }),
+    call: { args: ['x'], outputs: ['y'] },
+  },
+  {
+    name: 'perceiver-encoder-hip-masked',
+    config: {
+      type: 'PerceiverEncoder',
+      inputDim: 6,
+      numLatents: 3,
+      latentDim: 8,
+      selfHeads: 2,
+      numBlocks: 2,
+      groups: 4,
+      activation: 'gelu_tanh',
+      hipLevels: [{ groups: 2, numLatents: 2, latentDim: 10, heads: 2, selfAttends: 1 }],
+    },
+    inputs: (rng) => ({
+      x: rng.normalTensor([2, 10, 6]), // 10 elements in 4 groups: padded to 12, the padding masked
+      inputMask: tf.tensor2d(
+        [
+          [1, 1, 1, 1, 1, 1, 1, 1, 1, 1],
+          [1, 1, 0, 1, 1, 1, 1, 1, 0, 0],
+        ],
+        [2, 10],
+        'int32',
+      ),
+    }),
+    run: (m, i) => ({ y: fwd(m)(i.x, { inputMask: i.inputMask }) as tf.Tensor }),
+    call: { args: ['x', 'inputMask'], outputs: ['y'] },
+  },
+  {
+    name: 'perceiver-decoder-indices',
+    config: {
+      type: 'PerceiverDecoder',
+      latentDim: 12,
+      queryDim: 8,
+      numQueries: 6,
+      heads: 2,
+      outDim: 3,
+    },
+    inputs: (rng) => ({
+      latents: rng.normalTensor([2, 5, 12]),
+      queryIndices: tf.tensor1d([4, 0, 4, 2], 'int32'),
+    }),
+    run: (m, i) => ({ y: fwd(m)(i.latents, { queryIndices: i.queryIndices }) as tf.Tensor }),
+    call: { args: ['latents'], kwargs: { query_indices: 'queryIndices' }, outputs: ['y'] },
+  },
+  {
+    name: 'perceiver-decoder-queries',
+    config: {
+      type: 'PerceiverDecoder',
+      latentDim: 12,
+      queryDim: 8,
+      queryResidual: true,
+      mlpRatio: 2,
+    },
+    inputs: (rng) => ({
+      latents: rng.normalTensor([2, 5, 12]),
+      queries: rng.normalTensor([2, 3, 8]),
+    }),
+    run: (m, i) => ({ y: fwd(m)(i.latents, { queries: i.queries }) as tf.Tensor }),
+    call: { args: ['latents'], kwargs: { queries: 'queries' }, outputs: ['y'] },
+  },
+  {
+    name: 'perceiver-io-fourier',
+    config: {
+      type: 'PerceiverIO',
+      inputPosition: { type: 'FourierPositionEncoding', indexDims: [3, 4], numBands: 3 },
+      encoder: {
+        type: 'PerceiverEncoder',
+        inputDim: 3 + 2 * 7,
+        numLatents: 4,
+        latentDim: 8,
+        selfHeads: 2,
+      },
+      decoder: { type: 'PerceiverDecoder', latentDim: 8, queryDim: 6, numQueries: 5, outDim: 2 },
+    },
+    inputs: normal([2, 12, 3]),
+    run: one('x'),
+    call: { args: ['x'], outputs: ['y'] },
+  },
+  {
+    name: 'perceiver-io-image',
+    config: {
+      type: 'PerceiverIO',
+      inputPosition: { type: 'LearnedPositionEncoding', numPositions: 12, dim: 3 },
+      inputAdapter: { type: 'Linear', inFeatures: 3, outFeatures: 8 },
+      encoder: { type: 'PerceiverEncoder', inputDim: 8, numLatents: 4, latentDim: 8, selfHeads: 2 },
+      decoder: { type: 'PerceiverDecoder', latentDim: 8, queryDim: 6, numQueries: 12, outDim: 3 },
+    },
+    inputs: normal([2, 3, 3, 4]),
+    run: one('x'),
+    call: { args: ['x'], outputs: ['y'] },
+  },
+  ...(
+    [
+      ['moe-dropless', { kind: 'dropless', topK: 2, activation: 'gelu' }],
+      [
+        'moe-capacity',
+        {
+          kind: 'capacity',
+          topK: 2,
+          capacityFactor: 0.75,
+          score: 'sigmoid',
+          normalizeWeights: true,
+          activation: 'swiglu',
+        },
+      ],
+      [
+        'moe-dense',
+        { kind: 'dense', topK: 1, activation: 'relu', loadBalanceCoef: 0.5, zLossCoef: 0.01 },
+      ],
+    ] as const
+  ).map(([name, extra]) => ({
+    name,
+    config: {
+      type: 'MoE',
+      dim: 8,
+      ffnHidden: 12,
+      numExperts: 4,
+      blockSize: 4,
+      initStd: 0.2,
+      routerInitStd: 0.5,
+      ...extra,
+    },
+    inputs: normal([2, 5, 8]),
+    run: (m: Module, i: Record<string, tf.Tensor>) => {
+      const r = fwd(m)(i.x) as { y: tf.Tensor; auxLoss: tf.Tensor };
+      return { y: r.y, auxLoss: r.auxLoss };
+    },
+    call: { args: ['x'], outputs: ['y', 'auxLoss'] },
+  })),
+  {
+    name: 'block-moe',
+    config: {
+      type: 'TransformerBlock',
+      dim: 8,
+      heads: 2,
+      feedForward: {
+        type: 'MoE',
+        dim: 8,
+        ffnHidden: 12,
+        numExperts: 4,
+        topK: 2,
+        blockSize: 4,
+        initStd: 0.2,
+      },
+    },
+    inputs: normal([2, 5, 8]),
+    run: (m, i) => {
+      const r = (
+        m as unknown as { forwardWithAux(x: tf.Tensor): { output: tf.Tensor; auxLoss: tf.Tensor } }
+      ).forwardWithAux(i.x);
+      return { y: r.output, auxLoss: r.auxLoss };
+    },
+    call: { args: ['x'], method: 'forward_with_aux', outputs: ['y', 'auxLoss'] },
+  },
+  {
+    name: 'rin-network-sincos',
+    config: {
+      type: 'RinNetwork',
+      channels: 2,
+      inputSize: [4, 6],
+      patchSize: [2, 3],
+      numLatents: 3,
+      numBlocks: 1,
+      computeLayers: 1,
+      position: 'sincos',
+      noiseCondition: false,
+      ...rinFields,
+    },
+    inputs: normal([2, 2, 4, 6]),
+    run: (m, i) => {
+      const r = fwd(m)(i.x, {}) as { output: tf.Tensor; latents: tf.Tensor };
+      return { output: r.output, latents: r.latents };
+    },
+    call: { args: ['x'], outputs: ['output', 'latents'] },
+  },
+  {
+    name: 'mlp-denoiser',
+    config: {
+      type: 'MlpDenoiser',
+      channels: 2,
+      inputSize: [4, 4],
+      hidden: 16,
+      noiseEmbedDim: 8,
+      numClasses: 3,
+      selfCondition: true,
+    },
+    inputs: (rng) => ({
+      x: rng.normalTensor([2, 2, 4, 4]),
+      noiseLevel: rng.uniformTensor([2], 0.05, 0.95),
+      classLabels: tf.tensor1d([1, 3], 'int32'),
+      prevLatents: rng.normalTensor([2, 1, 16]),
+    }),
+    run: (m, i) => {
+      const r = fwd(m)(i.x, {
+        noiseLevel: i.noiseLevel,
+        classLabels: i.classLabels,
+        prevLatents: i.prevLatents,
+      }) as { output: tf.Tensor; latents: tf.Tensor };
+      return { output: r.output, latents: r.latents };
+    },
+    call: {
+      args: ['x', 'noiseLevel', 'classLabels', 'prevLatents'],
+      outputs: ['output', 'latents'],
+    },
+  },
+  {
+    name: 'transformer-denoiser-video',
+    config: {
+      type: 'TransformerDenoiser',
+      channels: 2,
+      inputSize: [4, 4, 4],
+      patchSize: 2,
+      tubelet: 2,
+      dim: 16,
+      depth: 2,
+      heads: 2,
+      numClasses: 2,
+    },
+    inputs: (rng) => ({
+      x: rng.normalTensor([2, 4, 2, 4, 4]),
+      noiseLevel: rng.uniformTensor([2], 0.05, 0.95),
+    }),
+    run: (m, i) => ({
+      output: (fwd(m)(i.x, { noiseLevel: i.noiseLevel }) as { output: tf.Tensor }).output,
+    }),
+    call: { args: ['x', 'noiseLevel'], outputs: ['output'] },
+  },
+  {
+    name: 'rin-block',
+    config: { type: 'RinBlock', ...rinFields, computeLayers: 2 },
+    inputs: (rng) => ({
+      latents: rng.normalTensor([2, 5, 16]),
+      iface: rng.normalTensor([2, 6, 12]),
+    }),
+    run: (m, i) => {
+      const r = fwd(m)(i.latents, i.iface, { grid: { frames: 1, rows: 2, cols: 3 } }) as {
+        latents: tf.Tensor;
+        interface: tf.Tensor;
+      };
+      return { latents: r.latents, interface: r.interface };
+    },
+    call: { args: ['latents', 'iface'], grid: [2, 3], outputs: ['latents', 'interface'] },
+  },
+  {
+    name: 'rin-network',
+    config: {
+      type: 'RinNetwork',
+      channels: 3,
+      inputSize: [8, 8],
+      patchSize: 2,
+      numLatents: 6,
+      numBlocks: 2,
+      computeLayers: [1, 0],
+      numClasses: 3,
+      selfCondition: true,
+      ...rinFields,
+    },
+    inputs: (rng) => ({
+      x: rng.normalTensor([2, 3, 8, 8]),
+      noiseLevel: rng.uniformTensor([2], 0.05, 0.95),
+      classLabels: tf.tensor1d([2, 3], 'int32'),
+      prevLatents: rng.normalTensor([2, 8, 16]),
+    }),
+    run: (m, i) => {
+      const r = fwd(m)(i.x, {
+        noiseLevel: i.noiseLevel,
+        classLabels: i.classLabels,
+        prevLatents: i.prevLatents,
+      }) as { output: tf.Tensor; latents: tf.Tensor };
+      return { output: r.output, latents: r.latents };
+    },
+    call: {
+      args: ['x', 'noiseLevel', 'classLabels', 'prevLatents'],
+      outputs: ['output', 'latents'],
+    },
+  },
+];
+
+/** Adds N(0, 0.1²) noise to every parameter, so none is a no-op (norm scales leave 1, biases and zero-initialised parts leave 0). */
+function perturb(m: Module, rng: Rng): void {
+  for (const [, p] of m.namedParameters())
+    tf.tidy(() => p.assign(tf.add(p, tf.mul(0.1, rng.normalTensor(p.shape)))));
+}
+
+function encodable(t: tf.Tensor) {
+  return {
+    dtype: t.dtype === 'int32' ? ('I32' as const) : ('F32' as const),
+    shape: t.shape,
+    data: t.dataSync(),
+  };
+}
+
+/** Writes every case under `dir` (one folder each); returns the case names. */
+export async function writeParityFixtures(
+  dir: string,
+  cases: ParityCase[] = PARITY_CASES,
+): Promise<string[]> {
+  const names: string[] = [];
+  for (const c of cases) {
+    const rng = manualSeed(20 + names.length);
+    const m = build(c.config, { rng });
+    m.eval();
+    perturb(m, rng);
+    const inputs = c.inputs(rng);
+    const outputs = tf.tidy(() => c.run(m, inputs));
+    const caseDir = join(dir, c.name);
+    mkdirSync(caseDir, { recursive: true });
+    await save(m, caseDir);
+    const io: Record<string, ReturnType<typeof encodable>> = {};
+    for (const [k, t] of Object.entries(inputs)) io[`in.${k}`] = encodable(t);
+    for (const [k, t] of Object.entries(outputs)) io[`out.${k}`] = encodable(t);
+    writeFileSync(join(caseDir, 'io.safetensors'), encodeSafetensors(io));
+    writeFileSync(join(caseDir, 'case.json'), `${JSON.stringify(c.call, null, 2)}\n`);
+    tf.dispose([...Object.values(inputs), ...Object.values(outputs)]);
+    m.dispose();
+    names.push(c.name);
+  }
+  return names;
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) {
+  const dir = process.argv[2];
+  if (!dir) throw new Error('fixtures.ts: usage: fixtures.ts <output dir>');
+  await import('@tensorflow/tfjs-backend-cpu');
+  await tf.setBackend('cpu');
+  console.log((await writeParityFixtures(dir)).join('\n'));
+}
