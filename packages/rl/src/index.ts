@@ -1,0 +1,26 @@
+/**
+ * @brickml/rl: Gymnasium-style environments (spaces, CartPole-v1, a key-and-door gridworld,
+ * bandits, DeepSea, vector envs, an episode recorder), PPO, RL² (a GRU policy trained with PPO
+ * over trials), and tabular K-learning with Thompson-sampling and soft-Q comparisons.
+ * @packageDocumentation
+ */
+export * from './spaces/index.js';
+export * from './envs/env.js';
+export * from './envs/cartpole.js';
+export * from './vector/sync-vector-env.js';
+export * from './record/recorder.js';
+export * from './ppo/orthogonal.js';
+export * from './ppo/policy.js';
+export * from './ppo/gae.js';
+export * from './ppo/loss.js';
+export * from './ppo/running-stats.js';
+export * from './ppo/trainer.js';
+export * from './ppo/presets.js';
+export * from './envs/deep-sea.js';
+export * from './envs/gridworld.js';
+export * from './bandits/bandit.js';
+export * from './k-learning/tabular.js';
+export * from './k-learning/agents.js';
+export * from './k-learning/run.js';
+export * from './rl2/recurrent-policy.js';
+export * from './rl2/trainer.js';

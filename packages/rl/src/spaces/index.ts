@@ -1,0 +1,3 @@
+export * from './space.js';
+export * from './discrete.js';
+export * from './box.js';
