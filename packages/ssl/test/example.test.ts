@@ -1,0 +1,36 @@
+import { execFile } from 'node:child_process';
+import { mkdtempSync, readFileSync, existsSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { expect, it } from 'vitest';
+
+const pkg = join(dirname(fileURLToPath(import.meta.url)), '..');
+const run = promisify(execFile);
+
+it('the crw example trains and evaluates in plain Node (bundled), writing eval.json and PNGs', async () => {
+  const out = mkdtempSync(join(tmpdir(), 'ssl-crw-'));
+  const cache = join(pkg, 'node_modules', '.cache', 'example-test');
+  try {
+    const { stdout } = await run(
+      process.execPath,
+      ['scripts/run.mjs', 'scripts/example.ts', 'crw', '--steps', '2', '--videos', '1', '--backend', 'wasm', '--out', out],
+      { cwd: pkg, env: { ...process.env, BRICKML_RUN_CACHE_DIR: cache }, timeout: 100_000 },
+    );
+    expect(stdout).toMatch(/CRW: step 2\/2/);
+    const evalJson = JSON.parse(readFileSync(join(out, 'eval.json'), 'utf8'));
+    expect(Object.keys(evalJson.methods)).toEqual(['crw', 'randomEncoder', 'rawPixels', 'copyFirst']);
+    for (const m of Object.values(evalJson.methods) as Array<{ J: number; F: number }>) {
+      expect(m.J).toBeGreaterThanOrEqual(0);
+      expect(m.J).toBeLessThanOrEqual(1);
+    }
+    expect(existsSync(join(out, 'propagation-0.png'))).toBe(true);
+    expect(existsSync(join(out, 'model', 'config.json'))).toBe(true);
+  } finally {
+    rmSync(out, { recursive: true, force: true });
+  }
+  // a bad flag fails before any work, naming the flag
+  await expect(run(process.execPath, ['scripts/run.mjs', 'scripts/example.ts', 'crw', '--steps', 'x'], { cwd: pkg, env: { ...process.env, BRICKML_RUN_CACHE_DIR: cache } }))
+    .rejects.toMatchObject({ code: 2, stderr: expect.stringMatching(/--steps expected an integer/) });
+});
