@@ -33,6 +33,15 @@ def _layouts(module):
     return out
 
 
+def _dtypes(module):
+    """{dotted name: numpy dtype of BrickML's file} for tensors whose dtype differs (`brickml_dtypes`, e.g. BatchNorm's int32 counter)."""
+    out = {}
+    for prefix, m in module.named_modules():
+        for local, dt in getattr(type(m), "brickml_dtypes", {}).items():
+            out[f"{prefix}.{local}" if prefix else local] = dt
+    return out
+
+
 def _inverse(perm):
     inv = [0] * len(perm)
     for i, p in enumerate(perm):
@@ -56,7 +65,7 @@ def state_from_brickml(module, arrays, where="load_state"):
     state = {}
     for name, ref in own.items():
         arr = arrays[name]
-        t = torch.from_numpy(np.ascontiguousarray(arr))
+        t = torch.from_numpy(np.require(arr, requirements="C"))  # keeps 0-d arrays 0-d (ascontiguousarray makes them 1-d)
         if name in layouts:
             t = t.permute(*layouts[name]).contiguous()
         if tuple(t.shape) != tuple(ref.shape):
@@ -76,12 +85,15 @@ def state_from_brickml(module, arrays, where="load_state"):
 def state_to_brickml(module):
     """{BrickML name: numpy array} of `module`'s parameters and buffers, in BrickML's layouts."""
     layouts = _layouts(module)
+    dtypes = _dtypes(module)
     out = {}
     for name, t in module.state_dict().items():
         t = t.detach().cpu()
         if name in layouts:
             t = t.permute(*_inverse(layouts[name]))
         out[name] = t.contiguous().numpy()
+        if name in dtypes:
+            out[name] = out[name].astype(dtypes[name])
     return out
 
 

@@ -30,15 +30,22 @@ def run_case(case_dir, roundtrip=False):
     kwargs = {py: t[n] for py, n in (spec.get("kwargs") or {}).items()}
     if spec.get("grid") is not None:
         kwargs["grid"] = tuple(spec["grid"])
+    after = spec.get("after") or []  # state tensors read after the call (BatchNorm's running statistics)
+    names = spec["outputs"][: len(spec["outputs"]) - len(after)]
+    if spec.get("train"):
+        module.train()
     with torch.no_grad():
         out = getattr(module, spec.get("method") or "forward")(*args, **kwargs)
+    module.eval()
     if isinstance(out, dict):  # MoE-style results: pick the named entries
-        out = tuple(out[n] for n in spec["outputs"])
+        out = tuple(out[n] for n in names)
     outs = out if isinstance(out, tuple) else (out,)
-    if len(outs) > len(spec["outputs"]) and all(o is None for o in outs[len(spec["outputs"]) :]):
-        outs = outs[: len(spec["outputs"])]  # e.g. a denoiser's (output, None)
-    if len(outs) != len(spec["outputs"]):
-        raise ValueError(f"parity: case '{case_dir}' expects outputs {spec['outputs']}, the mirror returned {len(outs)}")
+    if len(outs) > len(names) and all(o is None for o in outs[len(names) :]):
+        outs = outs[: len(names)]  # e.g. a denoiser's (output, None)
+    if len(outs) != len(names):
+        raise ValueError(f"parity: case '{case_dir}' expects outputs {names}, the mirror returned {len(outs)}")
+    state = module.state_dict()
+    outs = (*outs, *(state[n] for n in after))
     ours = {f"out.{n}": o.detach().to(torch.float32).contiguous().numpy() for n, o in zip(spec["outputs"], outs)}
     safetensors.save(os.path.join(case_dir, "torch.safetensors"), ours)
     report = {}
@@ -51,10 +58,12 @@ def run_case(case_dir, roundtrip=False):
         report[name[4:]] = {"max_abs": float(diff.max()) if diff.size else 0.0, "scale": scale}
     if roundtrip:
         rdir = os.path.join(case_dir, "roundtrip")
+        if spec.get("train"):
+            module = load(case_dir)  # the checkpoint as BrickML saved it, before the training-mode call
         save(module, rdir)
         again = state_to_brickml(load(rdir))
         first = state_to_brickml(module)
-        same = set(again) == set(first) and all(np.array_equal(again[k].view(np.uint8), first[k].view(np.uint8)) for k in first)
+        same = set(again) == set(first) and all(again[k].dtype == first[k].dtype and again[k].tobytes() == first[k].tobytes() for k in first)
         if not same:
             raise ValueError(f"parity: case '{case_dir}': PyTorch → safetensors → PyTorch changed the parameters")
     return report

@@ -147,9 +147,17 @@ KNOWN_ELSEWHERE = {
     "TransformerDenoiser": "@brickml/diffusion",
     "UNetDenoiser": "@brickml/diffusion",
     "ShapesClassifier": "@brickml/diffusion",
+    "BatchNorm1d": "@brickml/core",
     "ContrastiveRandomWalk": "@brickml/ssl",
     "ViTEncoder": "@brickml/ssl",
+    "Transporter": "@brickml/ssl",
+    "BYOL": "@brickml/ssl",
+    "SimCLR": "@brickml/ssl",
+    "ProjectionHead": "@brickml/ssl",
+    "MaskedAutoencoder": "@brickml/ssl",
     "ActorCritic": "@brickml/rl",
+    "RecurrentActorCritic": "@brickml/rl",
+    "DiscernEmbedding": "@brickml/rl",
 }
 
 

@@ -12,7 +12,11 @@ run.json (paths relative to the file):
                "kwargs": {"noise_level": "g"},  keyword inputs (optional)
                "target": "y"},
       "loss": "mse",                            "mse" or "cross_entropy", on the model's first output
-                                                (a MoE's {"y", "auxLoss"}: on y, plus auxLoss)
+                                                (a MoE's {"y", "auxLoss"}: on y, plus auxLoss);
+                                                "diffusion": the model is a GaussianDiffusion, its forward is
+                                                the loss (inputs: the clean images, kwargs: {"classes": ...},
+                                                no target)
+      "clipGradNorm": 1.0,                      optional: global L2 norm clip (BrickML's clipGradNorm)
       "steps": 100, "batchSize": 32,            global batch (split evenly over the ranks)
       "seed": 0,                                data order and a fresh model's initialisation
       "optimizer": {"lr": 1e-3 | {schedule}, "betas": [0.9, 0.999], "eps": 1e-8, "weightDecay": 0.01,
@@ -26,6 +30,10 @@ function of (seed, step) only: epoch e visits the examples in `torch.randperm(N,
 the global batch of step s is positions [s·B, (s+1)·B) of that sequence, and rank r of W takes the
 r-th of W equal slices. So W processes compute the same global-batch gradient as one (DDP averages
 the per-rank means), and a resumed run sees exactly the batches the killed one would have.
+
+The diffusion loss draws t, the noise, the class-dropout and self-conditioning uniforms for the
+whole global batch from a generator seeded with (seed, step), and each rank takes its slice, so
+its randomness too is the same on W ranks as on one and is redone identically after a resume.
 
 `out` holds a BrickML checkpoint (`config.json`, `model.safetensors`: TypeScript's `load(dir)` reads
 it), the optimizer state in BrickML's layout (`optimizer.safetensors` + `optimizer.json`, for
@@ -47,7 +55,8 @@ from .optim import AdamW, no_decay_for_bias_and_norm
 from .registry import build
 
 STATE_FILE = "torch_train.json"
-RUN_FIELDS = {"init", "model", "data", "loss", "steps", "batchSize", "seed", "optimizer", "out", "saveEvery", "threads"}
+RUN_FIELDS = {"init", "model", "data", "loss", "steps", "batchSize", "seed", "optimizer", "out", "saveEvery", "threads", "clipGradNorm"}
+LOSSES = ("mse", "cross_entropy", "diffusion")
 
 
 class RunConfigError(ValueError):
@@ -69,8 +78,13 @@ def read_run_config(path):
     for field in ("steps", "batchSize"):
         if not isinstance(run[field], int) or run[field] < 1:
             raise RunConfigError(f"train: run config field '{field}' expected a positive integer, got {run[field]!r}")
-    if run.get("loss", "mse") not in ("mse", "cross_entropy"):
-        raise RunConfigError(f"train: run config field 'loss' expected 'mse' or 'cross_entropy', got {run['loss']!r}")
+    if run.get("loss", "mse") not in LOSSES:
+        raise RunConfigError(f"train: run config field 'loss' expected one of {', '.join(repr(x) for x in LOSSES)}, got {run['loss']!r}")
+    if run.get("loss", "mse") != "diffusion" and "target" not in run["data"]:
+        raise RunConfigError(f"train: run config field 'data.target' is required for loss {run.get('loss', 'mse')!r}")
+    clip = run.get("clipGradNorm")
+    if clip is not None and (isinstance(clip, bool) or not isinstance(clip, (int, float)) or clip <= 0):
+        raise RunConfigError(f"train: run config field 'clipGradNorm' expected a positive number, got {clip!r}")
     rel = lambda p: p if os.path.isabs(p) else os.path.join(base, p)  # noqa: E731
     run["out"] = rel(run["out"])
     if "init" in run:
@@ -89,6 +103,19 @@ def batch_indices(n, step, batch, seed, rank=0, world=1):
         out.extend(perm[pos : pos + batch - len(out)].tolist())
     per = batch // world
     return out[rank * per : (rank + 1) * per]
+
+
+def diffusion_draws(model, step, batch, seed, rank=0, world=1):
+    """t, noise, drop, keep for rank `rank`'s slice of the global batch at `step` (a function of (seed, step) only)."""
+    g = torch.Generator().manual_seed(seed * 1_000_003 + step)
+    shape = model.sample_shape(batch)
+    t = torch.rand(batch, generator=g, dtype=torch.float64)
+    noise = torch.randn(shape, generator=g)
+    drop = torch.rand(batch, generator=g, dtype=torch.float64)
+    keep = torch.rand(batch, generator=g, dtype=torch.float64)
+    per = batch // world
+    sl = slice(rank * per, (rank + 1) * per)
+    return {"t": t[sl], "noise": noise[sl], "drop": drop[sl], "keep": keep[sl]}
 
 
 def _loss(kind, pred, target):
@@ -139,12 +166,14 @@ def train(run, log=print):
     net = torch.nn.parallel.DistributedDataParallel(model, find_unused_parameters=True) if distributed else model
     d = run["data"]
     arrays = safetensors.load(d["file"])
-    for name in [*d["inputs"], *d.get("kwargs", {}).values(), d["target"]]:
+    loss_kind = run.get("loss", "mse")
+    if loss_kind == "diffusion" and type(model).__name__ != "GaussianDiffusion":
+        raise RunConfigError(f"train: run config field 'loss' 'diffusion' needs a GaussianDiffusion model, got {type(model).__name__}")
+    for name in [*d["inputs"], *d.get("kwargs", {}).values(), *([d["target"]] if "target" in d else [])]:
         if name not in arrays:
             raise RunConfigError(f"train: data file '{d['file']}' has no tensor '{name}' (has {', '.join(sorted(arrays))})")
     data = {k: torch.from_numpy(v) for k, v in arrays.items()}
-    n = data[d["target"]].shape[0]
-    loss_kind = run.get("loss", "mse")
+    n = data[d["target"] if "target" in d else d["inputs"][0]].shape[0]
 
     def save_all(step):
         if rank != 0:
@@ -163,15 +192,21 @@ def train(run, log=print):
         args = [data[k][idx].to(device) for k in d["inputs"]]
         kwargs = {py: data[k][idx].to(device) for py, k in d.get("kwargs", {}).items()}
         opt.zero_grad()
-        y = net(*args, **kwargs)
-        aux = None
-        if isinstance(y, dict):  # MoE: {"y", "auxLoss", ...}; the auxiliary loss joins the objective
-            y, aux = y["y"], y.get("auxLoss")
-        pred = y[0] if isinstance(y, tuple) else y
-        loss = _loss(loss_kind, pred, data[d["target"]][idx].to(device))
-        if aux is not None:
-            loss = loss + aux
+        if loss_kind == "diffusion":
+            draws = {k: v.to(device) for k, v in diffusion_draws(model, step, batch, seed, rank, world).items()}
+            loss = net(*args, **kwargs, **draws)
+        else:
+            y = net(*args, **kwargs)
+            aux = None
+            if isinstance(y, dict):  # MoE: {"y", "auxLoss", ...}; the auxiliary loss joins the objective
+                y, aux = y["y"], y.get("auxLoss")
+            pred = y[0] if isinstance(y, tuple) else y
+            loss = _loss(loss_kind, pred, data[d["target"]][idx].to(device))
+            if aux is not None:
+                loss = loss + aux
         loss.backward()
+        if run.get("clipGradNorm"):
+            torch.nn.utils.clip_grad_norm_(model.parameters(), float(run["clipGradNorm"]))  # BrickML's clipGradNorm formula
         lr = opt.step()
         global_loss = loss.detach().clone()
         if distributed:

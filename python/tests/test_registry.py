@@ -42,15 +42,15 @@ class RegistryTest(unittest.TestCase):
 
     def test_type_without_mirror_names_its_typescript_package(self):
         with self.assertRaises(bt.BrickConfigError) as e:
-            bt.build({"type": "GRU"})
+            bt.build({"type": "O2PPooling"})
         self.assertIn("@brickml/core", str(e.exception))
         self.assertIn("no PyTorch mirror", str(e.exception))
         with self.assertRaises(bt.BrickConfigError) as e:
-            bt.build({"type": "UNetDenoiser"})
+            bt.build({"type": "ShapesClassifier"})
         self.assertIn("@brickml/diffusion", str(e.exception))
 
     def test_nested_unmirrored_brick_fails_with_its_path_before_building(self):
-        cfg = {"type": "Sequential", "layers": [{"type": "Linear", "inFeatures": 2, "outFeatures": 2}, {"type": "GroupNorm", "numGroups": 1}]}
+        cfg = {"type": "Sequential", "layers": [{"type": "Linear", "inFeatures": 2, "outFeatures": 2}, {"type": "NormalizedCut", "numGroups": 1}]}
         with self.assertRaises(bt.BrickConfigError) as e:
             bt.build(cfg)
         self.assertIn("'layers.1'", str(e.exception))

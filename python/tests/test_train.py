@@ -1,6 +1,7 @@
 """brickml_torch.train: BrickML's AdamW and schedules, learning, DDP (2 ranks, gloo) equal to one
 process on the same global batch, exact resume, and checkpoints in BrickML's layout."""
 import json
+import re
 import math
 import os
 import subprocess
@@ -149,9 +150,10 @@ class TrainTest(unittest.TestCase):
         for (n, p), (_, q) in zip(single.named_parameters(), ddp.named_parameters()):
             worst = max(worst, float((p - q).abs().max()))
         self.assertLess(worst, 1e-6, f"max |Δparam| {worst}")  # measured 3e-8 (gloo all-reduce order)
-        lines = [line.split("]:", 1)[-1] for line in r.stdout.splitlines()]  # torchrun's tee prefixes "[default<rank>]:"
-        logged = [json.loads(line) for line in lines if line.startswith('{"step"')]
-        self.assertEqual([s["step"] for s in logged], [1, 2, 3, 4, 5])  # rank 0 logs, once per step
+        # rank 0 logs one JSON line per step; torchrun's tee prefixes "[default<rank>]:" and may interleave the
+        # two ranks' streams within a line, so the step records are found by pattern rather than parsed per line
+        steps = [int(m) for m in re.findall(r'\{"step": (\d+), "loss"', r.stdout)]
+        self.assertEqual(steps, [1, 2, 3, 4, 5])
 
     @unittest.skipUnless(gloo_works(), "torch.distributed with gloo is not available")
     def test_two_ranks_equal_one_process_for_a_dropless_moe(self):

@@ -11,10 +11,12 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { mkdirSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import {
   build,
   encodeSafetensors,
+  load,
   manualSeed,
   save,
   type BrickConfig,
@@ -37,6 +39,10 @@ export interface CallSpec {
   outputs: string[];
   /** The mirror's method to call (default: forward). */
   method?: string;
+  /** Call the mirror in training mode (BatchNorm's batch statistics and running-stat updates). */
+  train?: boolean;
+  /** Module state tensors (e.g. `running_mean`) read after the call, appended to the outputs under these names. */
+  after?: string[];
 }
 
 /** One parity case: a brick config, its inputs and how BrickML computes the outputs. */
@@ -46,6 +52,8 @@ export interface ParityCase {
   inputs: (rng: Rng) => Record<string, tf.Tensor>;
   run: (m: Module, inputs: Record<string, tf.Tensor>) => Record<string, tf.Tensor>;
   call: CallSpec;
+  /** A saved model to use as it is (no seeded build, no perturbation), e.g. the shipped flagship's denoiser. */
+  module?: () => Promise<Module>;
 }
 
 const fwd = (m: Module) =>
@@ -663,12 +671,314 @@ export const PARITY_CASES: ParityCase[] = [
       outputs: ['output', 'latents'],
     },
   },
+  // ---- core's image and recurrent bricks (issue 20, second slice) ----
+  {
+    name: 'groupnorm',
+    config: { type: 'GroupNorm', numGroups: 3, numChannels: 6, eps: 1e-4 },
+    inputs: normal([2, 4, 5, 6]),
+    run: one('x'),
+    call: { args: ['x'], outputs: ['y'] },
+  },
+  {
+    name: 'groupnorm-rank2-noaffine',
+    config: { type: 'GroupNorm', numGroups: 2, numChannels: 6, affine: false },
+    inputs: normal([3, 6]),
+    run: one('x'),
+    call: { args: ['x'], outputs: ['y'] },
+  },
+  {
+    name: 'batchnorm2d-eval',
+    config: { type: 'BatchNorm2d', numFeatures: 5 },
+    inputs: normal([2, 3, 4, 5]),
+    run: one('x'),
+    call: { args: ['x'], outputs: ['y'] },
+  },
+  {
+    // training mode: batch statistics, and the running statistics move (checked after the call)
+    name: 'batchnorm2d-train',
+    config: { type: 'BatchNorm2d', numFeatures: 4, momentum: 0.25 },
+    inputs: normal([3, 2, 5, 4]),
+    run: (m, i) => {
+      const y = fwd(m)(i.x) as tf.Tensor;
+      const b = m as unknown as { running_mean: tf.Tensor; running_var: tf.Tensor };
+      return { y, running_mean: tf.clone(b.running_mean), running_var: tf.clone(b.running_var) };
+    },
+    call: {
+      args: ['x'],
+      outputs: ['y', 'running_mean', 'running_var'],
+      train: true,
+      after: ['running_mean', 'running_var'],
+    },
+  },
+  {
+    name: 'batchnorm2d-train-cumulative',
+    config: { type: 'BatchNorm2d', numFeatures: 3, momentum: null, affine: false },
+    inputs: normal([2, 3, 3, 3]),
+    run: (m, i) => {
+      const y = fwd(m)(i.x) as tf.Tensor;
+      const b = m as unknown as { running_mean: tf.Tensor; running_var: tf.Tensor };
+      return { y, running_mean: tf.clone(b.running_mean), running_var: tf.clone(b.running_var) };
+    },
+    call: {
+      args: ['x'],
+      outputs: ['y', 'running_mean', 'running_var'],
+      train: true,
+      after: ['running_mean', 'running_var'],
+    },
+  },
+  {
+    name: 'batchnorm1d-eval',
+    config: { type: 'BatchNorm1d', numFeatures: 6, eps: 1e-3 },
+    inputs: normal([5, 6]),
+    run: one('x'),
+    call: { args: ['x'], outputs: ['y'] },
+  },
+  {
+    name: 'batchnorm1d-train',
+    config: { type: 'BatchNorm1d', numFeatures: 3 },
+    inputs: normal([7, 3]),
+    run: (m, i) => {
+      const y = fwd(m)(i.x) as tf.Tensor;
+      const b = m as unknown as { running_mean: tf.Tensor; running_var: tf.Tensor };
+      return { y, running_mean: tf.clone(b.running_mean), running_var: tf.clone(b.running_var) };
+    },
+    call: {
+      args: ['x'],
+      outputs: ['y', 'running_mean', 'running_var'],
+      train: true,
+      after: ['running_mean', 'running_var'],
+    },
+  },
+  {
+    name: 'maxpool2d-padded',
+    config: { type: 'MaxPool2d', kernelSize: 3, stride: 2, padding: 1 },
+    inputs: normal([2, 7, 6, 3]),
+    run: one('x'),
+    call: { args: ['x'], outputs: ['y'] },
+  },
+  {
+    name: 'avgpool2d-exclude-pad',
+    config: {
+      type: 'AvgPool2d',
+      kernelSize: [3, 2],
+      stride: [2, 1],
+      padding: [1, 1],
+      countIncludePad: false,
+    },
+    inputs: normal([2, 7, 5, 3]),
+    run: one('x'),
+    call: { args: ['x'], outputs: ['y'] },
+  },
+  {
+    name: 'avgpool2d',
+    config: { type: 'AvgPool2d', kernelSize: 2 },
+    inputs: normal([1, 6, 5, 2]),
+    run: one('x'),
+    call: { args: ['x'], outputs: ['y'] },
+  },
+  {
+    name: 'adaptive-avgpool2d',
+    config: { type: 'AdaptiveAvgPool2d', outputSize: [3, 2] },
+    inputs: normal([2, 7, 5, 3]),
+    run: one('x'),
+    call: { args: ['x'], outputs: ['y'] },
+  },
+  {
+    // [kh, kw, Cout/g, Cin] in BrickML, [Cin, Cout/g, kh, kw] in PyTorch
+    name: 'conv-transpose2d',
+    config: {
+      type: 'ConvTranspose2d',
+      inChannels: 4,
+      outChannels: 6,
+      kernelSize: 3,
+      stride: 2,
+      padding: 1,
+      outputPadding: 1,
+      groups: 2,
+    },
+    inputs: normal([2, 4, 5, 4]),
+    run: one('x'),
+    call: { args: ['x'], outputs: ['y'] },
+  },
+  {
+    name: 'conv-transpose2d-dilated',
+    config: {
+      type: 'ConvTranspose2d',
+      inChannels: 3,
+      outChannels: 2,
+      kernelSize: [2, 3],
+      dilation: [2, 1],
+      bias: false,
+    },
+    inputs: normal([1, 4, 3, 3]),
+    run: one('x'),
+    call: { args: ['x'], outputs: ['y'] },
+  },
+  {
+    name: 'upsample-nearest',
+    config: { type: 'Upsample', scaleFactor: [2, 3] },
+    inputs: normal([2, 3, 4, 2]),
+    run: one('x'),
+    call: { args: ['x'], outputs: ['y'] },
+  },
+  {
+    name: 'upsample-bilinear',
+    config: { type: 'Upsample', scaleFactor: 2, mode: 'bilinear' },
+    inputs: normal([2, 3, 5, 2]),
+    run: one('x'),
+    call: { args: ['x'], outputs: ['y'] },
+  },
+  {
+    name: 'basic-block-downsample',
+    config: { type: 'BasicBlock', inChannels: 4, outChannels: 8, stride: 2 },
+    inputs: normal([2, 6, 6, 4]),
+    run: one('x'),
+    call: { args: ['x'], outputs: ['y'] },
+  },
+  {
+    name: 'basic-block-train',
+    config: { type: 'BasicBlock', inChannels: 4, outChannels: 4 },
+    inputs: normal([2, 5, 5, 4]),
+    run: (m, i) => {
+      const y = fwd(m)(i.x) as tf.Tensor;
+      const b = m as unknown as { bn2: { running_var: tf.Tensor } };
+      return { y, bn2_running_var: tf.clone(b.bn2.running_var) };
+    },
+    call: {
+      args: ['x'],
+      outputs: ['y', 'bn2_running_var'],
+      train: true,
+      after: ['bn2.running_var'],
+    },
+  },
+  {
+    name: 'resnet-imagenet-batch',
+    config: {
+      type: 'ResNet',
+      inChannels: 3,
+      widths: [8, 16],
+      blocksPerStage: [1, 2],
+      strides: [1, 2],
+    },
+    inputs: normal([2, 16, 16, 3]),
+    run: one('x'),
+    call: { args: ['x'], outputs: ['y'] },
+  },
+  {
+    name: 'resnet-cifar-group-featuremap',
+    config: {
+      type: 'ResNet',
+      stem: 'cifar',
+      inChannels: 2,
+      stemWidth: 4,
+      widths: [4, 8, 8],
+      blocksPerStage: [1, 1, 1],
+      strides: [1, 2, 1],
+      norm: 'group',
+      normGroups: 2,
+      output: 'featureMap',
+    },
+    inputs: normal([2, 8, 8, 2]),
+    run: one('x'),
+    call: { args: ['x'], outputs: ['y'] },
+  },
+  {
+    name: 'gru-cell',
+    config: { type: 'GRUCell', inputSize: 5, hiddenSize: 6 },
+    inputs: (rng) => ({ x: rng.normalTensor([3, 5]), h: rng.normalTensor([3, 6]) }),
+    run: one('x', 'h'),
+    call: { args: ['x', 'h'], outputs: ['y'] },
+  },
+  {
+    name: 'gru-cell-nobias-zero-state',
+    config: { type: 'GRUCell', inputSize: 4, hiddenSize: 3, bias: false },
+    inputs: normal([2, 4]),
+    run: one('x'),
+    call: { args: ['x'], outputs: ['y'] },
+  },
+  {
+    name: 'gru-2layer',
+    config: { type: 'GRU', inputSize: 4, hiddenSize: 5, numLayers: 2 },
+    inputs: (rng) => ({ x: rng.normalTensor([2, 6, 4]), h0: rng.normalTensor([2, 2, 5]) }),
+    run: (m, i) => {
+      const r = fwd(m)(i.x, i.h0) as { output: tf.Tensor; hidden: tf.Tensor };
+      return { output: r.output, hidden: r.hidden };
+    },
+    call: { args: ['x', 'h0'], outputs: ['output', 'hidden'] },
+  },
+  {
+    name: 'unet-denoiser',
+    config: {
+      type: 'UNetDenoiser',
+      channels: 2,
+      inputSize: [8, 8],
+      widths: [8, 16, 16],
+      blocksPerLevel: 2,
+      groups: 4,
+      embedDim: 16,
+      noiseEmbedDim: 8,
+      numClasses: 3,
+    },
+    inputs: (rng) => ({
+      x: rng.normalTensor([2, 2, 8, 8]),
+      noiseLevel: rng.uniformTensor([2], 0.05, 0.95),
+      classLabels: tf.tensor1d([1, 3], 'int32'),
+    }),
+    run: (m, i) => ({
+      output: (
+        fwd(m)(i.x, { noiseLevel: i.noiseLevel, classLabels: i.classLabels }) as {
+          output: tf.Tensor;
+        }
+      ).output,
+    }),
+    call: { args: ['x', 'noiseLevel', 'classLabels'], outputs: ['output'] },
+  },
+  {
+    // the shipped flagship (packages/diffusion/assets/flagship) is a GaussianDiffusion around a UNetDenoiser: its trained weights as they are
+    name: 'unet-denoiser-flagship',
+    config: { type: 'UNetDenoiser', inputSize: [16, 16] },
+    module: async () => {
+      const gd = await load<Module>(FLAGSHIP_DIR);
+      return (gd as unknown as { denoiser: Module }).denoiser;
+    },
+    inputs: (rng) => ({
+      x: rng.normalTensor([3, 3, 16, 16]),
+      noiseLevel: tf.tensor1d([0.05, 0.5, 0.97]),
+      classLabels: tf.tensor1d([0, 2, 3], 'int32'),
+    }),
+    run: (m, i) => ({
+      output: (
+        fwd(m)(i.x, { noiseLevel: i.noiseLevel, classLabels: i.classLabels }) as {
+          output: tf.Tensor;
+        }
+      ).output,
+    }),
+    call: { args: ['x', 'noiseLevel', 'classLabels'], outputs: ['output'] },
+  },
 ];
+
+/** The shipped flagship diffusion model (a GaussianDiffusion around a UNetDenoiser). */
+export const FLAGSHIP_DIR = resolve(
+  dirname(fileURLToPath(import.meta.url)),
+  '..',
+  '..',
+  'packages',
+  'diffusion',
+  'assets',
+  'flagship',
+);
 
 /** Adds N(0, 0.1²) noise to every parameter, so none is a no-op (norm scales leave 1, biases and zero-initialised parts leave 0). */
 function perturb(m: Module, rng: Rng): void {
   for (const [, p] of m.namedParameters())
     tf.tidy(() => p.assign(tf.add(p, tf.mul(0.1, rng.normalTensor(p.shape)))));
+  // BatchNorm's running statistics, so that evaluation mode is more than an affine map (variances stay positive)
+  for (const [name, b] of m.namedBuffers()) {
+    if (/(^|\.)running_mean$/.test(name))
+      tf.tidy(() => b.assign(tf.mul(0.3, rng.normalTensor(b.shape))));
+    if (/(^|\.)running_var$/.test(name))
+      tf.tidy(() => b.assign(tf.exp(tf.mul(0.3, rng.normalTensor(b.shape)))));
+  }
 }
 
 function encodable(t: tf.Tensor) {
@@ -687,14 +997,15 @@ export async function writeParityFixtures(
   const names: string[] = [];
   for (const c of cases) {
     const rng = manualSeed(20 + names.length);
-    const m = build(c.config, { rng });
+    const m = c.module ? await c.module() : build(c.config, { rng });
     m.eval();
-    perturb(m, rng);
+    if (!c.module) perturb(m, rng);
     const inputs = c.inputs(rng);
-    const outputs = tf.tidy(() => c.run(m, inputs));
     const caseDir = join(dir, c.name);
     mkdirSync(caseDir, { recursive: true });
-    await save(m, caseDir);
+    await save(m, caseDir); // before the call: a training-mode call updates BatchNorm's buffers
+    if (c.call.train) m.train();
+    const outputs = tf.tidy(() => c.run(m, inputs));
     const io: Record<string, ReturnType<typeof encodable>> = {};
     for (const [k, t] of Object.entries(inputs)) io[`in.${k}`] = encodable(t);
     for (const [k, t] of Object.entries(outputs)) io[`out.${k}`] = encodable(t);

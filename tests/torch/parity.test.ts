@@ -47,7 +47,7 @@ const TOLERANCE: Record<string, number> = Object.fromEntries(
     c.name,
     c.name.startsWith('perceiver-')
       ? 1e-5
-      : /^(block-|rin-|transformer-denoiser)/.test(c.name)
+      : /^(block-|rin-|transformer-denoiser|unet-|resnet-|basic-block)/.test(c.name)
         ? 5e-6
         : 2e-6,
   ]),
@@ -140,6 +140,18 @@ describe.skipIf(!torch.ok)(`BrickML ↔ brickml_torch parity (${torch.why})`, ()
             Buffer.from(bitsB.buffer).equals(Buffer.from(bitsA.buffer)),
             `${c.name}: ${name} bits`,
           ).toBe(true);
+        }
+        // buffers too (BatchNorm's running statistics and its int32 counter)
+        const bufA = new Map(original.namedBuffers());
+        const bufB = new Map(back.namedBuffers());
+        expect([...bufB.keys()].sort()).toEqual([...bufA.keys()].sort());
+        for (const [name, t] of bufA) {
+          const u = bufB.get(name)!;
+          expect(u.dtype, name).toBe(t.dtype);
+          expect(u.shape, name).toEqual(t.shape);
+          const bytesA = Buffer.from(new Uint8Array((await t.data()).buffer.slice(0)));
+          const bytesB = Buffer.from(new Uint8Array((await u.data()).buffer.slice(0)));
+          expect(bytesB.equals(bytesA), `${c.name}: buffer ${name} bytes`).toBe(true);
         }
       } finally {
         original.dispose();
