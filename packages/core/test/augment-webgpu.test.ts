@@ -38,6 +38,11 @@ async function setUpWebGPU(): Promise<{ ok: boolean; reason: string }> {
 }
 
 const gpu = await setUpWebGPU();
+// tfjs-webgpu runs an op on its CPU forward path when every input is still in host memory and
+// smaller than WEBGPU_CPU_HANDOFF_SIZE_THRESHOLD (1000 elements, read once when the backend module
+// loads, so setting that flag here has no effect): at these sizes much of the "webgpu" run would be
+// cpu against cpu. WEBGPU_CPU_FORWARD is read on every op: off, every op runs on the GPU.
+if (gpu.ok) tf.env().set('WEBGPU_CPU_FORWARD', false);
 const run = gpu.ok || !!process.env.CI;
 
 async function onBackend(name: string, f: () => tf.Tensor[]): Promise<Float32Array[]> {

@@ -10,7 +10,9 @@ import {
 } from '../src/index.js';
 
 async function onBackend(name: string, f: () => tf.Tensor[]): Promise<Float32Array[]> {
-  await tf.setBackend(name);
+  // A failed setBackend leaves the previous backend active: the comparison would be cpu against cpu.
+  expect(await tf.setBackend(name), `tf.setBackend('${name}')`).toBe(true);
+  expect(tf.getBackend()).toBe(name);
   const out = f();
   const data = await Promise.all(out.map((t) => t.data() as Promise<Float32Array>));
   tf.dispose(out);

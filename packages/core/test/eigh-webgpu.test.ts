@@ -38,6 +38,11 @@ async function setUpWebGPU(): Promise<{ ok: boolean; reason: string }> {
 }
 
 const gpu = await setUpWebGPU();
+// tfjs-webgpu runs an op on its CPU forward path when every input is still in host memory and
+// smaller than WEBGPU_CPU_HANDOFF_SIZE_THRESHOLD (1000 elements, read once when the backend module
+// loads, so setting that flag here has no effect): at these sizes much of the "webgpu" run would be
+// cpu against cpu. WEBGPU_CPU_FORWARD is read on every op: off, every op runs on the GPU.
+if (gpu.ok) tf.env().set('WEBGPU_CPU_FORWARD', false);
 const run = gpu.ok || !!process.env.CI;
 
 async function onBackend(name: string, f: () => tf.Tensor[]): Promise<Float32Array[]> {
@@ -70,9 +75,10 @@ describe.runIf(run)('eigh on WebGPU (SwiftShader)', () => {
     };
     const cpu = await onBackend('cpu', compute);
     expect(await tf.setBackend('webgpu')).toBe(true);
-    // Every op on the GPU (small tensors otherwise run on the CPU and hide shader faults), and
-    // Dawn's uncaptured errors (invalid WGSL, pipelines) collected: they do not throw.
-    tf.env().set('WEBGPU_CPU_HANDOFF_SIZE_THRESHOLD', 0);
+    // Every op on the GPU (WEBGPU_CPU_FORWARD off above; small tensors otherwise run on the CPU and
+    // hide shader faults), and Dawn's uncaptured errors (invalid WGSL, pipelines) collected: they do
+    // not throw.
+    expect(tf.env().getBool('WEBGPU_CPU_FORWARD')).toBe(false);
     const gpuErrors: string[] = [];
     (tf.backend() as unknown as { device: EventTarget }).device.addEventListener('uncapturederror', (e) => {
       gpuErrors.push(String((e as unknown as { error?: { message?: string } }).error?.message ?? e));

@@ -2,7 +2,7 @@
 // momentum and cumulative average), train/eval behaviour, buffers in checkpoints, errors, no leaks.
 import { describe, expect, it } from 'vitest';
 import * as tf from '@tensorflow/tfjs-core';
-import { BatchNorm2d, BrickConfigError, GroupNorm, Rng, ShapeError, build, decodeToTensors, gradCheckVariables, loadWeights, saveWeights } from '../src/index.js';
+import { BatchNorm1d, BatchNorm2d, BrickConfigError, GroupNorm, Rng, ShapeError, build, decodeToTensors, gradCheck, gradCheckVariables, loadWeights, saveWeights } from '../src/index.js';
 import { maxErr, t, torchFixtures } from './conv-fixtures.js';
 
 describe('GroupNorm', () => {
@@ -133,6 +133,41 @@ describe('BatchNorm2d', () => {
     for (let i = 0; i < 3; i++) step();
     expect(tf.memory().numTensors).toBe(before);
     x.dispose();
+    bn.dispose();
+  });
+});
+
+describe('BatchNorm1d', () => {
+  it('normalises [N, C] per feature like nn.BatchNorm1d: hand values, running statistics, eval mode, gradients', async () => {
+    const bn = new BatchNorm1d({ numFeatures: 2 });
+    const x = tf.tensor2d([[1, 2], [3, 6]]); // mean [2, 4], biased var [1, 4], unbiased [2, 8]
+    const y = bn.forward(x);
+    const s = (v: number) => Math.sqrt(v + 1e-5);
+    const expected = [-1 / s(1), -2 / s(4), 1 / s(1), 2 / s(4)];
+    Array.from(await y.data()).forEach((v, i) => expect(v).toBeCloseTo(expected[i]!, 5));
+    Array.from(await bn.running_mean!.data()).forEach((v, i) => expect(v).toBeCloseTo([0.2, 0.4][i]!, 6));
+    Array.from(await bn.running_var!.data()).forEach((v, i) => expect(v).toBeCloseTo([0.9 + 0.2, 0.9 + 0.8][i]!, 6));
+    expect((await bn.num_batches_tracked!.data())[0]).toBe(1);
+    bn.eval();
+    const ye = await bn.forward(tf.tensor2d([[2, 4]])).data();
+    expect(ye[0]).toBeCloseTo(1.8 / s(1.1), 5);
+    expect(ye[1]).toBeCloseTo(3.6 / s(1.7), 5);
+    expect((await bn.num_batches_tracked!.data())[0]).toBe(1);
+    bn.train();
+    expect(bn.namedState().map(([n]) => n)).toEqual(['weight', 'bias', 'running_mean', 'running_var', 'num_batches_tracked']);
+    bn.weight!.assign(tf.tensor1d([1.5, -0.5]));
+    bn.bias!.assign(tf.tensor1d([0.1, 0.2]));
+    const xs = new Rng(3).normalTensor([5, 2]);
+    const g = new Rng(4).normalTensor([5, 2]);
+    const f = (a: tf.Tensor) => tf.sum(tf.mul(tf.square(bn.forward(a)), g)) as tf.Scalar;
+    const r = await gradCheckVariables(() => f(xs), bn.parameters(), { eps: 1e-2, atol: 2e-3, rtol: 2e-2 });
+    expect(r.ok, JSON.stringify(r.worst)).toBe(true);
+    const rx = await gradCheck(f, [xs], { eps: 1e-2, atol: 5e-3, rtol: 3e-2 });
+    expect(rx.ok, JSON.stringify(rx.worst)).toBe(true);
+    expect(() => bn.forward(tf.zeros([1, 2]))).toThrow(/BatchNorm1d: expected more than 1 value per channel in training mode, got x \[1, 2\]/);
+    expect(() => bn.forward(tf.zeros([4, 3]))).toThrow(ShapeError);
+    expect(build<BatchNorm1d>(bn.toConfig()).toConfig()).toEqual({ type: 'BatchNorm1d', numFeatures: 2, eps: 1e-5, momentum: 0.1, affine: true, trackRunningStats: true });
+    tf.dispose([x, y, xs, g]);
     bn.dispose();
   });
 });

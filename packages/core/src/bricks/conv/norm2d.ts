@@ -115,34 +115,7 @@ export class BatchNorm2d extends Module {
   /** x [N, H, W, C] → [N, H, W, C] */
   forward(x: tf.Tensor): tf.Tensor {
     this.checkShape('x', x, [null, null, null, this.config.numFeatures]);
-    const c = this.config;
-    const [n, h, w] = x.shape as [number, number, number, number];
-    const count = n * h * w;
-    if (!(this.training || !this.running_mean)) {
-      return batchNormApply(x, this.running_mean, this.running_var!, this.weight, this.bias, c.eps);
-    }
-    if (this.training && count < 2) {
-      throw new ShapeError(`BatchNorm2d${this.path ? ` '${this.path}'` : ''}: expected more than 1 value per channel in training mode, got x [${x.shape.join(', ')}]`);
-    }
-    return tf.tidy(() => {
-      const { mean, variance } = channelMoments(x);
-      if (this.training && this.running_mean && this.running_var && this.num_batches_tracked) {
-        const nbt = this.num_batches_tracked;
-        const rm = this.running_mean;
-        const rv = this.running_var;
-        tf.tidy(() => {
-          const tracked = tf.add(nbt, tf.scalar(1, 'int32'));
-          const f = c.momentum === null ? tf.div(1, tf.cast(tracked, 'float32')) : tf.scalar(c.momentum);
-          const keep = tf.sub(1, f);
-          const m = mean;
-          const v = tf.mul(variance, count / (count - 1));
-          rm.assign(tf.add(tf.mul(keep, rm), tf.mul(f, m)));
-          rv.assign(tf.add(tf.mul(keep, rv), tf.mul(f, v)));
-          nbt.assign(tracked);
-        });
-      }
-      return batchNormApply(x, mean, variance, this.weight, this.bias, c.eps);
-    });
+    return batchNormForward(this, 'BatchNorm2d', x);
   }
 
   override toConfig() {
@@ -150,3 +123,90 @@ export class BatchNorm2d extends Module {
   }
 }
 registerBrick(BatchNorm2d);
+
+/** What {@link batchNormForward} needs of a batch-norm brick. */
+interface BatchNormLike {
+  readonly config: z.output<typeof BatchNorm2dSchema>;
+  readonly training: boolean;
+  readonly path: string;
+  readonly weight: Parameter | null;
+  readonly bias: Parameter | null;
+  readonly running_mean: tf.Variable | null;
+  readonly running_var: tf.Variable | null;
+  readonly num_batches_tracked: tf.Variable | null;
+}
+
+/**
+ * PyTorch's batch norm over every axis but the last (channels last): batch statistics (and the
+ * running-statistics update) in training mode, running statistics in evaluation mode.
+ */
+function batchNormForward(bn: BatchNormLike, name: string, x: tf.Tensor): tf.Tensor {
+  const c = bn.config;
+  const count = x.shape.slice(0, -1).reduce((a, b) => a * b, 1);
+  if (!(bn.training || !bn.running_mean)) {
+    return batchNormApply(x, bn.running_mean, bn.running_var!, bn.weight, bn.bias, c.eps);
+  }
+  if (bn.training && count < 2) {
+    throw new ShapeError(`${name}${bn.path ? ` '${bn.path}'` : ''}: expected more than 1 value per channel in training mode, got x [${x.shape.join(', ')}]`);
+  }
+  return tf.tidy(() => {
+    const { mean, variance } = channelMoments(x);
+    if (bn.training && bn.running_mean && bn.running_var && bn.num_batches_tracked) {
+      const nbt = bn.num_batches_tracked;
+      const rm = bn.running_mean;
+      const rv = bn.running_var;
+      tf.tidy(() => {
+        const tracked = tf.add(nbt, tf.scalar(1, 'int32'));
+        const f = c.momentum === null ? tf.div(1, tf.cast(tracked, 'float32')) : tf.scalar(c.momentum);
+        const keep = tf.sub(1, f);
+        const v = tf.mul(variance, count / (count - 1));
+        rm.assign(tf.add(tf.mul(keep, rm), tf.mul(f, mean)));
+        rv.assign(tf.add(tf.mul(keep, rv), tf.mul(f, v)));
+        nbt.assign(tracked);
+      });
+    }
+    return batchNormApply(x, mean, variance, bn.weight, bn.bias, c.eps);
+  });
+}
+
+/** JSON config of {@link BatchNorm1d} (the same fields as {@link BatchNorm2d}). */
+export type BatchNorm1dConfig = z.input<typeof BatchNorm2dSchema>;
+
+/**
+ * Batch normalisation as PyTorch's `nn.BatchNorm1d` on features x `[N, C]` (e.g. inside the projection
+ * heads of SimCLR and BYOL): per-feature batch mean and biased variance over N in training mode,
+ * running statistics (updated towards the unbiased batch variance, × N/(N − 1)) in evaluation mode;
+ * the same parameters (`weight`, `bias`), buffers (`running_mean`, `running_var`,
+ * `num_batches_tracked`) and options as {@link BatchNorm2d}.
+ */
+export class BatchNorm1d extends Module {
+  static readonly type = 'BatchNorm1d';
+  static readonly schema = BatchNorm2dSchema;
+  readonly config: z.output<typeof BatchNorm2dSchema>;
+  readonly weight: Parameter | null;
+  readonly bias: Parameter | null;
+  readonly running_mean: tf.Variable | null;
+  readonly running_var: tf.Variable | null;
+  readonly num_batches_tracked: tf.Variable | null;
+
+  constructor(config: BatchNorm1dConfig) {
+    super();
+    const c = (this.config = parseConfig(BatchNorm1d, config));
+    this.weight = c.affine ? parameter(tf.ones([c.numFeatures])) : null;
+    this.bias = c.affine ? parameter(tf.zeros([c.numFeatures])) : null;
+    this.running_mean = c.trackRunningStats ? buffer(tf.zeros([c.numFeatures])) : null;
+    this.running_var = c.trackRunningStats ? buffer(tf.ones([c.numFeatures])) : null;
+    this.num_batches_tracked = c.trackRunningStats ? buffer(tf.scalar(0, 'int32')) : null;
+  }
+
+  /** x [N, C] → [N, C] */
+  forward(x: tf.Tensor): tf.Tensor {
+    this.checkShape('x', x, [null, this.config.numFeatures]);
+    return batchNormForward(this, 'BatchNorm1d', x);
+  }
+
+  override toConfig() {
+    return { type: BatchNorm1d.type, ...this.config };
+  }
+}
+registerBrick(BatchNorm1d);
