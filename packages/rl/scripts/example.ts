@@ -3,6 +3,7 @@
 const examples: Record<string, { about: string; load: () => Promise<{ main(argv: string[]): Promise<void> }> }> = {
   'deep-sea': { about: 'K-learning vs Thompson sampling vs soft-Q on DeepSea: regret curves over sizes and seeds', load: () => import('../examples/deep-sea.js') },
   'rl2-bandit': { about: 'RL² on bandits: return rises across the episodes of one trial', load: () => import('../examples/rl2-bandit.js') },
+  discern: { about: 'DISCERN vs a pixel-distance reward, same goal-conditioned PPO agent, on a pixel maze: goal cells reached', load: () => import('../examples/discern.js') },
   cartpole: { about: 'PPO on CartPole-v1: return curve, evaluation, a GIF and a PNG strip of an episode', load: () => import('../examples/cartpole.js') },
 };
 

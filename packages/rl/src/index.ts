@@ -1,7 +1,8 @@
 /**
  * @brickml/rl: Gymnasium-style environments (spaces, CartPole-v1, a key-and-door gridworld,
- * bandits, DeepSea, vector envs, an episode recorder), PPO, RL² (a GRU policy trained with PPO
- * over trials), and tabular K-learning with Thompson-sampling and soft-Q comparisons.
+ * bandits, DeepSea, a pixel maze, a point mass, vector envs, an episode recorder), PPO, RL² (a GRU
+ * policy trained with PPO over trials), DISCERN, CARML's trajectory-level task model, and tabular
+ * K-learning with Thompson-sampling and soft-Q comparisons.
  * @packageDocumentation
  */
 export * from './spaces/index.js';
@@ -24,3 +25,10 @@ export * from './k-learning/agents.js';
 export * from './k-learning/run.js';
 export * from './rl2/recurrent-policy.js';
 export * from './rl2/trainer.js';
+export * from './envs/pixel-maze.js';
+export * from './envs/point-mass.js';
+export * from './discern/embedding.js';
+export * from './discern/goal-buffer.js';
+export * from './discern/goal-env.js';
+export * from './discern/trainer.js';
+export * from './carml/task-model.js';
