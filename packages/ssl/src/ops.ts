@@ -53,3 +53,16 @@ const stopGradientOp = tf.customGrad(((x: tf.Tensor) => ({
 export function stopGradient(x: tf.Tensor): tf.Tensor {
   return stopGradientOp(x);
 }
+
+/**
+ * Collapse diagnostic of an embedding batch z `[N, D]` (SimSiam's): the standard deviation over the
+ * batch of the L2-normalised rows, averaged over the D dimensions. About 1/√D for embeddings spread
+ * over the sphere, 0 when every row is the same vector (a collapsed representation).
+ */
+export async function embeddingStd(z: tf.Tensor): Promise<number> {
+  if (z.rank !== 2 || z.shape[0]! < 2) throw new Error(`embeddingStd: argument 'z' expected [N ≥ 2, D], got [${z.shape}]`);
+  const s = tf.tidy(() => tf.mean(tf.sqrt(tf.moments(l2Normalize(z), 0).variance)));
+  const v = (await s.data())[0]!;
+  s.dispose();
+  return v;
+}

@@ -34,3 +34,27 @@ it('the crw example trains and evaluates in plain Node (bundled), writing eval.j
   await expect(run(process.execPath, ['scripts/run.mjs', 'scripts/example.ts', 'crw', '--steps', 'x'], { cwd: pkg, env: { ...process.env, BRICKML_RUN_CACHE_DIR: cache } }))
     .rejects.toMatchObject({ code: 2, stderr: expect.stringMatching(/--steps expected an integer/) });
 });
+
+it('the transporter example trains and evaluates in plain Node, writing eval.json with three methods and track PNGs', async () => {
+  const out = mkdtempSync(join(tmpdir(), 'ssl-transporter-'));
+  const cache = join(pkg, 'node_modules', '.cache', 'example-test');
+  try {
+    const { stdout } = await run(
+      process.execPath,
+      ['scripts/run.mjs', 'scripts/example.ts', 'transporter', '--steps', '2', '--videos', '2', '--channels', '4', '--backend', 'wasm', '--out', out],
+      { cwd: pkg, env: { ...process.env, BRICKML_RUN_CACHE_DIR: cache }, timeout: 100_000 },
+    );
+    expect(stdout).toMatch(/transporter: step 2\/2/);
+    const evalJson = JSON.parse(readFileSync(join(out, 'eval.json'), 'utf8'));
+    expect(Object.keys(evalJson.results)).toEqual(['transporter', 'untrainedNetwork', 'randomKeypoints']);
+    for (const m of Object.values(evalJson.results) as Array<{ meanPixels: number; perFrame: number[] }>) {
+      expect(m.meanPixels).toBeGreaterThan(0);
+      expect(m.meanPixels).toBeLessThan(16 * Math.SQRT2);
+      expect(m.perFrame).toHaveLength(8);
+    }
+    expect(existsSync(join(out, 'tracks-0.png'))).toBe(true);
+    expect(existsSync(join(out, 'model', 'config.json'))).toBe(true);
+  } finally {
+    rmSync(out, { recursive: true, force: true });
+  }
+});

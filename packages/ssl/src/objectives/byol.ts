@@ -2,7 +2,6 @@ import * as tf from '@tensorflow/tfjs-core';
 import { z } from 'zod';
 import {
   BrickConfigError,
-  MLP,
   Module,
   ShapeError,
   build,
@@ -15,6 +14,7 @@ import {
   type BrickOptions,
 } from '@brickml/core';
 import { l2Normalize, stopGradient } from '../ops.js';
+import { ProjectionHead } from './heads.js';
 
 /**
  * BYOL's target EMA rate at step k of K (`byol/utils/schedules.py` `target_ema`):
@@ -83,6 +83,8 @@ const ByolSchema = z
     hidden: schemas.positiveInt.default(256),
     /** Projection width (BYOL: 256). */
     projectionDim: schemas.positiveInt.default(64),
+    /** BatchNorm1d after the hidden layer of the projector and predictor (the paper's MLPs; false: Linear → ReLU → Linear). */
+    headBatchNorm: z.boolean().default(true),
     /** Predictor hidden width; 0 makes the predictor the identity (for tests and ablations). */
     predictorHidden: schemas.nonNegativeInt.optional(),
   })
@@ -96,23 +98,24 @@ type Parsed = z.output<typeof ByolSchema>;
  * target network's projection of another view; the target (encoder → projector) is an EMA of the
  * online one, gets no gradient and is updated with {@link BYOL.updateTarget} after each optimizer
  * step (τ from {@link byolTau}). The target's variables are non-trainable (saved with the model,
- * never given to an optimizer). Projector and predictor are core's two-layer MLP with ReLU: the
- * paper's MLPs have BatchNorm after the hidden layer, which this version leaves out.
+ * never given to an optimizer). Projector and predictor are {@link ProjectionHead}s (Linear →
+ * BatchNorm1d → ReLU → Linear, as the paper's); the target's BatchNorm statistics are averaged by
+ * the EMA with the parameters. Call `eval()` before reading representations of a BatchNorm encoder.
  */
 export class BYOL extends Module {
   static readonly type = 'BYOL';
   static readonly schema = ByolSchema;
   readonly config: Parsed;
   readonly online_encoder: Module & { forward(x: tf.Tensor): tf.Tensor };
-  readonly online_projector: MLP;
-  readonly predictor: MLP | null;
+  readonly online_projector: ProjectionHead;
+  readonly predictor: ProjectionHead | null;
   readonly target_encoder: Module & { forward(x: tf.Tensor): tf.Tensor };
-  readonly target_projector: MLP;
+  readonly target_projector: ProjectionHead;
 
   constructor(config: ByolConfig, { rng = globalRng() }: BrickOptions = {}) {
     super();
     const c = (this.config = parseConfig(BYOL, config));
-    const mlp = (dim: number, hidden: number, outDim: number) => new MLP({ dim, hidden, outDim, activation: 'relu' }, { rng });
+    const mlp = (dim: number, hidden: number, outDim: number) => new ProjectionHead({ dim, hidden, outDim, batchNorm: c.headBatchNorm }, { rng });
     this.online_encoder = build(c.encoder as BrickConfig, { rng });
     if (typeof this.online_encoder.forward !== 'function') throw new BrickConfigError(`BYOL: the encoder (${this.online_encoder.typeName}) has no forward method`);
     this.online_projector = mlp(c.encoderDim, c.hidden, c.projectionDim);

@@ -2,7 +2,6 @@ import * as tf from '@tensorflow/tfjs-core';
 import { z } from 'zod';
 import {
   BrickConfigError,
-  MLP,
   Module,
   ShapeError,
   build,
@@ -15,6 +14,7 @@ import {
   type BrickOptions,
 } from '@brickml/core';
 import { ntXentLoss } from './nt-xent.js';
+import { ProjectionHead } from './heads.js';
 
 const SimClrSchema = z
   .object({
@@ -26,6 +26,8 @@ const SimClrSchema = z
     hidden: schemas.positiveInt.default(256),
     /** Projection width (SimCLR: 128). */
     projectionDim: schemas.positiveInt.default(64),
+    /** BatchNorm1d in the projection head after the hidden layer (the paper's head; false: Linear → ReLU → Linear). */
+    headBatchNorm: z.boolean().default(true),
     /** NT-Xent temperature τ (SimCLR: 0.1 at batch 4096; 0.5 common for small batches). */
     temperature: schemas.positive.default(0.5),
   })
@@ -35,7 +37,7 @@ export type SimClrConfig = z.input<typeof SimClrSchema>;
 type Parsed = z.output<typeof SimClrSchema>;
 
 /**
- * SimCLR (Chen et al. 2020): h = encoder(x), z = projector(h) (two-layer ReLU MLP), loss =
+ * SimCLR (Chen et al. 2020): h = encoder(x), z = projector(h) ({@link ProjectionHead}: Linear → BatchNorm1d → ReLU → Linear), loss =
  * {@link ntXentLoss} over the 2N views of two augmentations of N images. The representation for
  * downstream use is h ({@link SimCLR.represent}), taken before the projection head.
  */
@@ -44,14 +46,14 @@ export class SimCLR extends Module {
   static readonly schema = SimClrSchema;
   readonly config: Parsed;
   readonly encoder: Module & { forward(x: tf.Tensor): tf.Tensor };
-  readonly projector: MLP;
+  readonly projector: ProjectionHead;
 
   constructor(config: SimClrConfig, { rng = globalRng() }: BrickOptions = {}) {
     super();
     const c = (this.config = parseConfig(SimCLR, config));
     this.encoder = build(c.encoder as BrickConfig, { rng });
     if (typeof this.encoder.forward !== 'function') throw new BrickConfigError(`SimCLR: the encoder (${this.encoder.typeName}) has no forward method`);
-    this.projector = new MLP({ dim: c.encoderDim, hidden: c.hidden, outDim: c.projectionDim, activation: 'relu' }, { rng });
+    this.projector = new ProjectionHead({ dim: c.encoderDim, hidden: c.hidden, outDim: c.projectionDim, batchNorm: c.headBatchNorm }, { rng });
   }
 
   /** images → representation h `[B, D]` (mean-pooled when the encoder returns tokens). */
