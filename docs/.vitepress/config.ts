@@ -20,6 +20,7 @@ const packagePages: [string, string][] = [
   ['@brickml/attention', '/packages/attention'],
   ['@brickml/moe', '/packages/moe'],
   ['@brickml/diffusion', '/packages/diffusion'],
+  ['@brickml/rl', '/packages/rl'],
 ];
 const pagesDir = fileURLToPath(new URL('..', import.meta.url));
 

@@ -10,6 +10,8 @@ export const examples: Record<string, () => Promise<ExampleModule>> = {
   'rin-read-attention': () => import('./rin-read-attention.js'),
   'moe-dropless-vs-capacity': () => import('./moe-dropless-vs-capacity.js'),
   'rin-diffusion-shapes': () => import('./rin-diffusion-shapes.js'),
+  'rl-cartpole-ppo': () => import('./rl-cartpole-ppo.js'),
+  'rl-deep-sea': () => import('./rl-deep-sea.js'),
 };
 
 /** Names of all examples, in registry order. */

@@ -13,8 +13,11 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { encodePng, makeProgress, renderSpecToPng, type ProgressReporter } from '@brickml/core';
+// backend-node first: from sources (tsx), importing core first lets the tfjs-core copy that core's
+// gradient registration deep-imports create the engine, whose tensors then lack tfjs's op handler
+// (`clone` of null in a Cast gradient, seen with PPO). Core's built bundle does not have this problem.
 import { enableSwiftShader, formatBackendReport, useBackend } from '@brickml/backend-node';
+import { encodePng, makeProgress, renderSpecToPng, type ProgressReporter } from '@brickml/core';
 import type { ExampleContext, ExampleProgress } from './context.js';
 import { exampleNames, examples, loadExample } from './index.js';
 import { upscale } from './lib/pictures.js';
