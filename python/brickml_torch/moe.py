@@ -15,6 +15,7 @@ PyTorch form; BrickML's block-sparse kernels are a speed matter, not a semantic 
 import math
 
 import torch
+import torch.distributed as dist
 import torch.nn.functional as F
 from torch import nn
 
@@ -138,6 +139,8 @@ class MoE(Brick):
         T, E, k = xt.shape[0], c["numExperts"], c["topK"]
         r = self.router(xt)
         idx, w = r["indices"], r["weights"]
+        if getattr(self, "expert_parallel", None) is not None:
+            return self._forward_expert_parallel(x, xt, r)
         capacity = math.floor(c["capacityFactor"] * k * T / E) if c["kind"] == "capacity" else None
         flat = idx.reshape(-1)  # copies in t·k + s order
         y = torch.zeros_like(xt)
@@ -155,3 +158,43 @@ class MoE(Brick):
         z = c["zLossCoef"] * torch.logsumexp(r["logits"], dim=1).square().mean()
         return {"y": y.reshape(*lead, c["dim"]), "auxLoss": balance + z, "loadBalanceLoss": balance, "zLoss": z,
                 "tokensPerExpert": r["counts"], "keptPerExpert": kept}
+
+    def _forward_expert_parallel(self, x, xt, r):
+        """This rank holds experts [rank·L, (rank+1)·L) (brickml_torch.expert_parallel): the routed copies
+        travel to their expert's rank and back with all_to_all; the same numbers as one process on the
+        global batch (see expert_parallel's docs)."""
+        from . import expert_parallel as ep
+
+        c, p = self.config, self.expert_parallel
+        world, rank, L, group = p["world"], p["rank"], p["local"], p["group"]
+        T_local, E, k = xt.shape[0], c["numExperts"], c["topK"]
+        T = T_local * world  # every rank holds an equal slice of the global batch
+        counts = r["counts"].detach().clone()
+        dist.all_reduce(counts, group=group)  # global tokens per expert [E]
+        flat = r["indices"].reshape(-1)  # [T_local·k] copies in t·k + s order
+        dest = torch.div(flat, L, rounding_mode="floor")  # owning rank of each copy
+        order = torch.sort(dest, stable=True).indices  # grouped by destination, t·k + s order within
+        send = torch.bincount(dest, minlength=world)
+        recv = ep.exchange_counts(send, group)
+        send_l, recv_l = send.tolist(), recv.tolist()
+        tok, slot = torch.div(order, k, rounding_mode="floor"), order % k
+        x_recv = ep.all_to_all(xt[tok], send_l, recv_l, group)  # [n_recv, d]
+        e_recv = torch.empty(sum(recv_l), dtype=flat.dtype, device=flat.device)
+        dist.all_to_all_single(e_recv, (flat[order] - dest[order] * L).contiguous(), recv_l, send_l, group=group)
+        capacity = math.floor(c["capacityFactor"] * k * T / E) if c["kind"] == "capacity" else None
+        y_recv = torch.zeros_like(x_recv)
+        kept = torch.zeros(E, dtype=xt.dtype, device=xt.device)
+        for e in range(L):
+            rows = torch.nonzero(e_recv == e).reshape(-1)  # source rank, then its t·k + s order = global order
+            if capacity is not None:
+                rows = rows[:capacity]
+            kept[rank * L + e] = rows.numel()
+            if rows.numel():
+                y_recv = y_recv.index_add(0, rows, self.experts.expert(e, x_recv[rows]))
+        dist.all_reduce(kept, group=group)
+        y_back = ep.all_to_all(y_recv, recv_l, send_l, group)  # [n_send, d], this rank's copies
+        y = torch.zeros_like(xt).index_add(0, tok, y_back * r["weights"][tok, slot].unsqueeze(1))
+        balance = c["loadBalanceCoef"] * E / (T * k) * (counts * r["probs"].mean(0)).sum()
+        z = c["zLossCoef"] * torch.logsumexp(r["logits"], dim=1).square().mean()
+        return {"y": y.reshape(*x.shape[:-1], c["dim"]), "auxLoss": balance + z, "loadBalanceLoss": balance, "zLoss": z,
+                "tokensPerExpert": counts, "keptPerExpert": kept}

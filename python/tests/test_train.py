@@ -4,9 +4,11 @@ import json
 import re
 import math
 import os
+import signal
 import subprocess
 import sys
 import tempfile
+import time
 import unittest
 
 import numpy as np
@@ -19,6 +21,25 @@ from brickml_torch.train import batch_indices, read_run_config, train
 
 PY_ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
 MODEL = {"type": "MLP", "dim": 4, "hidden": 16, "outDim": 2, "activation": "gelu"}
+
+
+def worker_pid(launcher_pid, rank):
+    """The pid of torchrun's worker process with RANK=rank (a child of the launcher), read from /proc."""
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as f:
+                ppid = int(f.read().rsplit(")", 1)[1].split()[1])
+            if ppid != launcher_pid:
+                continue
+            with open(f"/proc/{entry}/environ", "rb") as f:
+                env = dict(kv.split(b"=", 1) for kv in f.read().split(b"\0") if b"=" in kv)
+        except (OSError, ValueError, IndexError):
+            continue
+        if env.get(b"RANK") == str(rank).encode():
+            return int(entry)
+    raise AssertionError(f"no worker with RANK={rank} under torchrun (pid {launcher_pid})")
 
 
 def gloo_works():
@@ -133,6 +154,58 @@ class TrainTest(unittest.TestCase):
             read_run_config(self.run_config("bad", init="somewhere"))
         self.assertIn("exactly one of 'init'", str(e.exception))
 
+    def test_shard_experts_keeps_brickml_names_and_a_slice(self):
+        from brickml_torch.expert_parallel import shard_experts, shard_tensor
+
+        torch.manual_seed(0)
+        moe = {"type": "MoE", "dim": 4, "ffnHidden": 8, "numExperts": 4, "blockSize": 4, "activation": "swiglu"}
+        full = bt.build({"type": "TransformerBlock", "dim": 4, "heads": 2, "feedForward": moe})
+        ref = {k: v.clone() for k, v in full.state_dict().items()}
+        names = shard_experts(full, rank=1, world=2)
+        self.assertEqual(names, ["feed_forward.experts.w1", "feed_forward.experts.v1", "feed_forward.experts.w2"])
+        st = full.state_dict()
+        self.assertEqual(sorted(st), sorted(ref))  # BrickML's names, a rank's slice of the expert axis
+        for k in ref:
+            self.assertTrue(torch.equal(st[k], shard_tensor(ref[k], 1, 2) if k in names else ref[k]), k)
+        self.assertEqual(tuple(st["feed_forward.experts.w2"].shape), (2, 8, 4))
+        with self.assertRaises(ValueError) as e:
+            shard_experts(full, rank=1, world=2)
+        self.assertIn("already sharded", str(e.exception))
+        with self.assertRaises(ValueError) as e:
+            shard_experts(bt.build({**moe, "numExperts": 3}), rank=0, world=2)
+        self.assertIn("numExperts 3, which does not divide over 2 ranks", str(e.exception))
+        with self.assertRaises(ValueError) as e:
+            read_run_config(self.run_config("bad", expertParallel="yes"))
+        self.assertIn("'expertParallel' expected true, false or 'auto', got 'yes'", str(e.exception))
+
+    def test_commit_save_leaves_one_whole_save(self):
+        from brickml_torch.train import STAGE_DIR, STATE_FILE, commit_save
+
+        out = os.path.join(self.dir, "ckpt")
+        stage = os.path.join(out, STAGE_DIR)
+
+        def write(folder, tag, files=("model.safetensors", "optimizer.json", STATE_FILE)):
+            os.makedirs(folder, exist_ok=True)
+            for f in files:
+                with open(os.path.join(folder, f), "w") as fh:
+                    fh.write(tag)
+
+        def contents():
+            return {f: open(os.path.join(out, f)).read() for f in sorted(os.listdir(out)) if f != STAGE_DIR}
+
+        write(out, "old")
+        write(stage, "new", ("model.safetensors",))  # killed while staging: no state file in the stage
+        self.assertFalse(commit_save(out))
+        self.assertEqual(contents(), {"model.safetensors": "old", "optimizer.json": "old", STATE_FILE: "old"})
+        self.assertFalse(os.path.exists(stage))
+        write(stage, "new")  # a whole stage, killed after moving one file in: the next start finishes the move
+        os.replace(os.path.join(stage, "model.safetensors"), os.path.join(out, "model.safetensors"))
+        os.remove(os.path.join(out, STATE_FILE))
+        self.assertTrue(commit_save(out))
+        self.assertEqual(contents(), {"model.safetensors": "new", "optimizer.json": "new", STATE_FILE: "new"})
+        self.assertFalse(os.path.exists(stage))
+        self.assertFalse(commit_save(os.path.join(self.dir, "nothing-here")))
+
     @unittest.skipUnless(gloo_works(), "torch.distributed with gloo is not available")
     def test_two_ranks_equal_one_process(self):
         single, _ = train(read_run_config(self.run_config("single", steps=5)), log=lambda s: None)
@@ -157,14 +230,15 @@ class TrainTest(unittest.TestCase):
 
     @unittest.skipUnless(gloo_works(), "torch.distributed with gloo is not available")
     def test_two_ranks_equal_one_process_for_a_dropless_moe(self):
-        """Experts replicated on both ranks (no expert parallelism). The load-balancing loss and a
-        capacity limit are computed per rank on its slice, so they are off here (z-loss is a mean: on)."""
+        """Experts replicated on both ranks under DDP ("expertParallel": false). The load-balancing loss and a
+        capacity limit are then computed per rank on its slice, so they are off here (z-loss is a mean: on)."""
         moe = {"type": "MoE", "kind": "dropless", "blockSize": 4, "dim": 4, "ffnHidden": 8, "numExperts": 8, "topK": 1,
                "loadBalanceCoef": 0, "zLossCoef": 0.01}
         rs = np.random.RandomState(1)
         x = rs.randn(32, 4).astype(np.float32)
         safetensors.save(os.path.join(self.dir, "self.safetensors"), {"x": x, "y": np.tanh(x)})
-        over = {"model": moe, "data": {"file": "self.safetensors", "inputs": ["x"], "target": "y"}, "batchSize": 8, "steps": 4}
+        over = {"model": moe, "data": {"file": "self.safetensors", "inputs": ["x"], "target": "y"}, "batchSize": 8, "steps": 4,
+                "expertParallel": False}
         single, _ = train(read_run_config(self.run_config("moe-single", **over)), log=lambda s: None)
         env = {**os.environ, "PYTHONPATH": PY_ROOT + os.pathsep + os.environ.get("PYTHONPATH", ""), "OMP_NUM_THREADS": "1"}
         r = subprocess.run(
@@ -176,6 +250,97 @@ class TrainTest(unittest.TestCase):
         ddp = bt.load(os.path.join(self.dir, "moe-ddp"))
         worst = max(float((p - q).abs().max()) for (_, p), (_, q) in zip(single.named_parameters(), ddp.named_parameters()))
         self.assertLess(worst, 1e-6)  # measured 7e-9
+        self.assertNotIn('"expertParallel"', r.stdout)
+
+    def torchrun(self, config, timeout=180):
+        env = {**os.environ, "PYTHONPATH": PY_ROOT + os.pathsep + os.environ.get("PYTHONPATH", ""), "OMP_NUM_THREADS": "1"}
+        return subprocess.run(
+            [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2", "--redirects", "2", "--tee", "1",
+             "-m", "brickml_torch.train", "--config", config],
+            cwd=self.dir, env=env, capture_output=True, text=True, timeout=timeout,
+        )
+
+    def expert_parallel_case(self, kind, steps=4, **moe_over):
+        moe = {"type": "MoE", "kind": kind, "blockSize": 4, "dim": 4, "ffnHidden": 8, "numExperts": 4, "topK": 2,
+               "activation": "swiglu", "loadBalanceCoef": 0.1, "zLossCoef": 0.01, **moe_over}
+        rs = np.random.RandomState(1)
+        x = rs.randn(48, 4).astype(np.float32)
+        safetensors.save(os.path.join(self.dir, "self.safetensors"), {"x": x, "y": np.tanh(x)})
+        return {"model": moe, "data": {"file": "self.safetensors", "inputs": ["x"], "target": "y"}, "batchSize": 16, "steps": steps,
+                "optimizer": {"lr": 3e-2, "weightDecay": 0.1}}
+
+    def assert_same_run(self, single, other_dir, tol):
+        other = bt.load(os.path.join(self.dir, other_dir))
+        worst = 0.0
+        for (n, p), (m, q) in zip(single.named_parameters(), other.named_parameters()):
+            self.assertEqual((n, tuple(p.shape)), (m, tuple(q.shape)))  # the full BrickML layout, not a rank's slice
+            worst = max(worst, float((p - q).abs().max()))
+        self.assertLess(worst, tol, f"max |Δparam| {worst}")
+        return worst
+
+    @unittest.skipUnless(gloo_works(), "torch.distributed with gloo is not available")
+    def test_two_ranks_with_experts_split_equal_one_process(self):
+        """Expert parallelism: each rank holds 2 of the 4 experts, tokens travel by all_to_all; the
+        load-balancing loss (on, with global counts), z-loss, top-2 and swiglu as one process."""
+        for kind in ("dropless", "capacity"):
+            with self.subTest(kind=kind):
+                over = self.expert_parallel_case(kind, capacityFactor=0.75)
+                single, single_losses = train(read_run_config(self.run_config(f"{kind}-single", **over)), log=lambda s: None)
+                r = self.torchrun(self.run_config(f"{kind}-ep", **over))
+                self.assertEqual(r.returncode, 0, r.stderr[-3000:])
+                shards = sorted(json.loads(m)["experts"][0][1:] for m in re.findall(r'\{"expertParallel": (\{.*?\]\]\})', r.stdout))
+                self.assertEqual(shards, [[0, 2], [2, 4]])
+                self.assert_same_run(single, f"{kind}-ep", 1e-6)
+                with open(os.path.join(self.dir, f"{kind}-ep", "torch_train.json")) as f:
+                    ep_losses = json.load(f)["losses"]
+                np.testing.assert_allclose(ep_losses, single_losses, rtol=1e-6, atol=1e-7)
+                # the AdamW moments come back whole too (BrickML's optimizer layout)
+                st = safetensors.load(os.path.join(self.dir, f"{kind}-ep", "optimizer.safetensors"))
+                self.assertEqual(st["exp_avg.experts.w1"].shape, (4, 4, 8))
+
+    @unittest.skipUnless(gloo_works() and os.path.isdir("/proc"), "needs torch.distributed with gloo and /proc")
+    def test_a_killed_rank_resumes_from_the_last_save(self):
+        """torchrun with 2 ranks (experts split), SIGKILL of rank 0 (the writer) after the first save,
+        torchrun fails; the same command again resumes and ends where an uninterrupted run ends."""
+        steps = 200  # a few seconds: the kill lands right after the first save (measured: step 5)
+        over = {**self.expert_parallel_case("dropless", steps=steps), "saveEvery": 5}
+        whole = self.torchrun(self.run_config("whole", **over))
+        self.assertEqual(whole.returncode, 0, whole.stderr[-3000:])
+        cut_config = self.run_config("cut", **over)
+        env = {**os.environ, "PYTHONPATH": PY_ROOT + os.pathsep + os.environ.get("PYTHONPATH", ""), "OMP_NUM_THREADS": "1"}
+        launcher = subprocess.Popen(
+            [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2", "--redirects", "2", "--tee", "1",
+             "-m", "brickml_torch.train", "--config", cut_config],
+            cwd=self.dir, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )
+        try:
+            state = os.path.join(self.dir, "cut", "torch_train.json")
+            deadline = time.monotonic() + 120
+            while not os.path.isfile(state):
+                self.assertIsNone(launcher.poll(), "torchrun ended before its first save")
+                self.assertLess(time.monotonic(), deadline, "no save within 120 s")
+                time.sleep(0.005)
+            victim = worker_pid(launcher.pid, rank=0)
+            os.kill(victim, signal.SIGKILL)
+            self.assertNotEqual(launcher.wait(timeout=120), 0)  # torchrun reports the dead worker and stops the other
+        finally:
+            if launcher.poll() is None:
+                launcher.kill()
+                launcher.wait()
+        with open(state) as f:
+            saved = json.load(f)["step"]
+        self.assertTrue(5 <= saved < steps and saved % 5 == 0, saved)  # killed mid-run, after a save
+        again = self.torchrun(cut_config)
+        self.assertEqual(again.returncode, 0, again.stderr[-3000:])
+        resumed_from = [json.loads(m)["step"] for m in re.findall(r'(\{"resumed": .*?\})', again.stdout)]
+        self.assertEqual(len(resumed_from), 1)
+        self.assertGreaterEqual(resumed_from[0], saved)
+        a, b = bt.load(os.path.join(self.dir, "whole")), bt.load(os.path.join(self.dir, "cut"))
+        for (n, p), (_, q) in zip(a.named_parameters(), b.named_parameters()):
+            self.assertTrue(torch.equal(p, q), f"{n}: max |Δ| {float((p - q).abs().max())}")
+        with open(os.path.join(self.dir, "whole", "torch_train.json")) as f, open(os.path.join(self.dir, "cut", "torch_train.json")) as g:
+            self.assertEqual(json.load(f)["losses"], json.load(g)["losses"])
+        self.assertFalse(os.path.exists(os.path.join(self.dir, "cut", ".next")))
 
     def test_fsdp_capability_check_reports_what_an_import_does(self):
         """FSDP sits behind a capability check (the trainer does not use it yet); on Debian's torch 1.13
