@@ -21,6 +21,7 @@ const packagePages: [string, string][] = [
   ['@brickml/moe', '/packages/moe'],
   ['@brickml/diffusion', '/packages/diffusion'],
   ['@brickml/rl', '/packages/rl'],
+  ['@brickml/ssl', '/packages/ssl'],
 ];
 const pagesDir = fileURLToPath(new URL('..', import.meta.url));
 

@@ -12,6 +12,7 @@ export const examples: Record<string, () => Promise<ExampleModule>> = {
   'rin-diffusion-shapes': () => import('./rin-diffusion-shapes.js'),
   'rl-cartpole-ppo': () => import('./rl-cartpole-ppo.js'),
   'rl-deep-sea': () => import('./rl-deep-sea.js'),
+  'ssl-crw-propagation': () => import('./ssl-crw-propagation.js'),
 };
 
 /** Names of all examples, in registry order. */
