@@ -55,6 +55,7 @@ export * from './engine/adapter.js';
 export { installWasmFastPaths } from './engine/wasm/fast-paths.js';
 export { installWebGPUFastPaths } from './engine/webgpu/fast-paths.js';
 export type { WebGPUBackendLike, WebGPUProgramLike } from './engine/webgpu/program.js';
+export { FLASH_ATTENTION_KERNEL, FLASH_ATTENTION_GRAD_KERNEL, FLASH_ATTENTION_MAX_HEAD_DIM, flashAttentionUnsupported, registerFlashAttentionWebGPU, type FlashAttentionAttrs } from './engine/webgpu/attention.js';
 export { installWasmSlice } from './engine/wasm/slice.js';
 export { installWasmTile } from './engine/wasm/tile.js';
 export { installWasmIdentity } from './engine/wasm/identity.js';

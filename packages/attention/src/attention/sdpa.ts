@@ -1,9 +1,16 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { matmul, globalRng, type Rng } from '@brickml/core';
+import { FLASH_ATTENTION_GRAD_KERNEL as FLASH_GRAD_KERNEL, FLASH_ATTENTION_KERNEL as FLASH_KERNEL, FLASH_ATTENTION_MAX_HEAD_DIM as FLASH_MAX_HEAD_DIM, matmul, globalRng, type Rng } from '@brickml/core';
 
 /**
- * Scaled dot-product attention as ONE function, so that a fused kernel per backend can replace
- * the reference path behind the same signature later (docs/design.md, "WebGPU in Node ... host-bound").
+ * Scaled dot-product attention as ONE function, so that a fused kernel per backend replaces the
+ * reference path behind the same signature (docs/design.md, "WebGPU in Node ... host-bound").
+ *
+ * Implementations ({@link AttentionImpl}): the reference path below (tfjs ops, every backend) and,
+ * where the backend registers them, @brickml/core's fused kernels `BrickFlashAttention` /
+ * `BrickFlashAttentionGrad` (webgpu: engine/webgpu/attention.ts — online softmax over key tiles, no
+ * [B, H, Tq, Tk] tensor, 1 dispatch forward and 4 backward) wrapped here in `tf.customGrad`. `'auto'`
+ * (the default) takes the fused kernels when they exist on the current backend and the call allows
+ * it (f32, head sizes ≤ 128, no dropout, no `returnWeights`); both paths give the same numbers.
  *
  * Conventions (docs/design.md, Conventions, "Attention"):
  * - Layout is head-batched 4-D: q [B, H, Tq, d], k [B, H, Tk, d], v [B, H, Tk, dv]. Heads are
@@ -13,7 +20,9 @@ import { matmul, globalRng, type Rng } from '@brickml/core';
  *   {@link combineMasks}.
  * - Fully masked query rows get **all-zero weights** (not an error, not uniform): their output is
  *   the zero vector, so after a `MultiHeadAttention` output projection it equals that projection's
- *   bias. This is deepmind Perceiver's choice and keeps padded batches usable.
+ *   bias. This is deepmind Perceiver's choice and keeps padded batches usable. Their gradients are
+ *   zero too. The fused kernels do the same (they skip masked keys; a row without any keeps a
+ *   zero output).
  * - Masked keys get exactly zero weight (the probabilities are multiplied by the mask after the
  *   softmax, on top of the −1e9 logit bias), so a masked key's value cannot leak into the output.
  */
@@ -34,6 +43,66 @@ export interface AttentionOptions {
   scale?: number;
   /** Also return the attention weights [B, H, Tq, Tk] (after masking, before dropout). */
   returnWeights?: boolean;
+  /**
+   * Causal masking: query i may attend key j only when j ≤ i (PyTorch's `is_causal`, aligned at the
+   * top left when Tq ≠ Tk), ANDed with `mask`. Default false.
+   */
+  causal?: boolean;
+  /** Which implementation runs (default: {@link getDefaultAttentionImpl}, initially `'auto'`). */
+  impl?: AttentionImpl;
+}
+
+/**
+ * `'reference'`: tfjs ops on any backend. `'fused'`: the backend's fused attention kernels (an error
+ * says why when they cannot run). `'auto'`: fused when possible, else the reference path.
+ */
+export type AttentionImpl = 'auto' | 'fused' | 'reference';
+
+const IMPLS: readonly AttentionImpl[] = ['auto', 'fused', 'reference'];
+let defaultImpl: AttentionImpl = 'auto';
+
+/** Sets the implementation `scaledDotProductAttention` uses when a call names none (e.g. `'reference'` to compare). */
+export function setDefaultAttentionImpl(impl: AttentionImpl): void {
+  if (!IMPLS.includes(impl)) throw new Error(`setDefaultAttentionImpl: argument 'impl' must be one of ${IMPLS.join(', ')}, got ${String(impl)}`);
+  defaultImpl = impl;
+}
+
+/** The implementation `scaledDotProductAttention` uses when a call names none. */
+export function getDefaultAttentionImpl(): AttentionImpl {
+  return defaultImpl;
+}
+
+/** Why the fused kernels cannot run this call, or null when they can. */
+function fusedUnsupported(q: tf.Tensor, v: tf.Tensor, mask: tf.Tensor | null, dropout: number, returnWeights: boolean): string | null {
+  const backend = tf.getBackend();
+  if (!tf.getKernel(FLASH_KERNEL, backend) || !tf.getKernel(FLASH_GRAD_KERNEL, backend)) {
+    return `backend '${backend}' has no fused attention kernel (webgpu has one; import @brickml/core)`;
+  }
+  if (dropout > 0) return 'dropout on the attention weights needs the reference path';
+  if (returnWeights) return 'returnWeights needs the reference path (the fused kernel never forms the weights)';
+  if (q.dtype !== 'float32') return `q, k, v must be float32, got ${q.dtype}`;
+  const d = q.shape[3] as number, dv = v.shape[3] as number;
+  if (d > FLASH_MAX_HEAD_DIM || dv > FLASH_MAX_HEAD_DIM) return `head sizes must be ≤ ${FLASH_MAX_HEAD_DIM}, got d = ${d}, dv = ${dv}`;
+  if (mask && !['bool', 'int32', 'float32'].includes(mask.dtype)) return `mask must be bool, int32 or float32, got ${mask.dtype}`;
+  return null;
+}
+
+/** Attention on the fused kernels, with their gradient kernel as the gradient of q, k and v. */
+function fusedAttention(q: tf.Tensor, k: tf.Tensor, v: tf.Tensor, mask: tf.Tensor | null, scale: number, causal: boolean): tf.Tensor {
+  const attrs = { scale, causal } as unknown as tf.NamedAttrMap;
+  const f = tf.customGrad(((qq: tf.Tensor, kk: tf.Tensor, vv: tf.Tensor, save: tf.GradSaveFunc) => {
+    const o = tf.engine().runKernel(FLASH_KERNEL, mask ? { q: qq, k: kk, v: vv, mask } : { q: qq, k: kk, v: vv }, attrs) as tf.Tensor; // [B, H, Tq, dv]
+    save(mask ? [qq, kk, vv, o, mask] : [qq, kk, vv, o]);
+    return {
+      value: o,
+      gradFunc: (dy: tf.Tensor, [sq, sk, sv, so, sm]: tf.Tensor[]) => {
+        const inputs: tf.NamedTensorMap = { dy, q: sq!, k: sk!, v: sv!, o: so! };
+        if (sm) inputs.mask = sm;
+        return tf.engine().runKernel(FLASH_GRAD_KERNEL, inputs, attrs) as tf.Tensor[]; // [dq, dk, dv]
+      },
+    };
+  }) as any) as (q: tf.Tensor, k: tf.Tensor, v: tf.Tensor) => tf.Tensor;
+  return f(q, k, v);
 }
 
 /** Output of {@link scaledDotProductAttention}: [B, H, Tq, dv], and the weights when asked. */
@@ -61,7 +130,7 @@ export function scaledDotProductAttention(
   q: tf.Tensor,
   k: tf.Tensor,
   v: tf.Tensor,
-  { mask = null, dropout = 0, rng, scale, returnWeights = false }: AttentionOptions = {},
+  { mask = null, dropout = 0, rng, scale, returnWeights = false, causal = false, impl }: AttentionOptions = {},
 ): AttentionResult {
   checkRank4('q', q);
   checkRank4('k', k);
@@ -88,12 +157,25 @@ export function scaledDotProductAttention(
     }
   }
   if (!(dropout >= 0 && dropout < 1)) throw new Error(`scaledDotProductAttention: dropout must be in [0, 1), got ${dropout}`);
+  const which = impl ?? defaultImpl;
+  if (!IMPLS.includes(which)) throw new Error(`scaledDotProductAttention: option 'impl' must be one of ${IMPLS.join(', ')}, got ${String(which)}`);
   const s = scale ?? 1 / Math.sqrt(d);
+  if (which !== 'reference') {
+    const why = fusedUnsupported(q, v, mask, dropout, returnWeights);
+    if (!why) return { output: tf.tidy(() => fusedAttention(q, k, v, mask, s, causal)) };
+    if (which === 'fused') throw new Error(`scaledDotProductAttention: impl 'fused' cannot run: ${why}`);
+  }
   return tf.tidy(() => {
     const logits = matmul(tf.mul(q, s), k, false, true); // [B, H, Tq, Tk]
     let weights: tf.Tensor;
-    if (mask) {
-      const allowed = tf.cast(mask, 'float32'); // [B|1, H|1, Tq|1, Tk]
+    let m = mask;
+    if (causal) {
+      // [1, 1, Tq, Tk]: key j ≤ query i.
+      const tri = tf.reshape(tf.greaterEqual(tf.reshape(tf.range(0, tq, 1, 'int32'), [tq, 1]), tf.reshape(tf.range(0, tk, 1, 'int32'), [1, tk])), [1, 1, tq, tk]);
+      m = mask ? tf.logicalAnd(tf.notEqual(mask, 0), tri) : tri;
+    }
+    if (m) {
+      const allowed = tf.cast(m, 'float32'); // [B|1, H|1, Tq|1, Tk]
       const bias = tf.mul(tf.sub(1, allowed), MASKED_LOGIT);
       // Multiplying by `allowed` zeroes masked keys exactly and turns fully masked rows (uniform
       // over −1e9 logits) into all-zero rows.
