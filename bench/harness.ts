@@ -7,8 +7,13 @@
  *   npm run bench                                  # bench/run.sh: installs what is missing, then this
  *   npm run bench -- --case rin --backends wasm    # a subset
  *
- * Options: --case a,b (id substrings)  --backends wasm,cpu,webgpu  --swiftshader (webgpu on
- * SwiftShader when no GPU adapter: very slow)  --torch-threads N (default 1 = wasm's threads in Node)
+ * Options: --case a,b (id substrings)  --backends wasm,wasm+ort,cpu,webgpu (wasm+ort joins the
+ * default list when onnxruntime-node is installed)  --swiftshader (webgpu on SwiftShader when no GPU
+ * adapter: very slow)  --threads N (cores each side may use, default 1: onnxruntime-node's intra-op
+ * threads for wasm+ort — tfjs-wasm itself is single-threaded in Node —, and PyTorch's BLAS threads
+ * and the sgemm peak's; PyTorch's own intra-op threads are --torch-intra, default 1, because its
+ * OpenMP threads and OpenBLAS's spinning threads oversubscribe the cores when both are > 1)
+ * --torch-intra T  --torch-threads N (old name of --threads)
  * --max-seconds S (timing budget per row, 20)  --slow-limit S (one run only when the first takes
  * longer, 30)  --profile (per BrickML row, the kernels that take the time: tf.profile of one step)
  * --out path.json  --python path  --torch-device cpu|cuda (cuda: the reference on the GPU, fp32 without
@@ -20,6 +25,7 @@ import { enableSwiftShader, formatBackendReport, useBackend } from '@brickml/bac
 import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
+import { createRequire } from 'node:module';
 import { dirname, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import type { BenchCase } from './case.js';
@@ -33,9 +39,11 @@ if (!existsSync(join(here, 'harness.ts'))) throw new Error(`bench: run from the 
 const { values: args } = parseArgs({
   options: {
     case: { type: 'string' },
-    backends: { type: 'string', default: 'wasm,webgpu,cpu' },
+    backends: { type: 'string' },
     swiftshader: { type: 'boolean', default: false },
-    'torch-threads': { type: 'string', default: '1' },
+    threads: { type: 'string' },
+    'torch-threads': { type: 'string' },
+    'torch-intra': { type: 'string', default: '1' },
     'max-seconds': { type: 'string', default: '20' },
     'min-iters': { type: 'string', default: '3' },
     'slow-limit': { type: 'string', default: '30' },
@@ -48,7 +56,22 @@ const { values: args } = parseArgs({
 const outFile = resolve(args.out!);
 const artifacts = join(dirname(outFile), 'artifacts');
 mkdirSync(artifacts, { recursive: true });
-const threads = Number(args['torch-threads']);
+const threads = Number(args.threads ?? args['torch-threads'] ?? '1');
+const torchIntra = Number(args['torch-intra']);
+for (const [flag, v] of [['--threads', threads], ['--torch-intra', torchIntra]] as const) {
+  if (!Number.isInteger(v) || v < 1) throw new Error(`bench: ${flag} must be a positive integer, got ${v}`);
+}
+/** onnxruntime-node (the wasm+ort engine) is an optional peer: its column is there only when it is installed. */
+const ortInstalled = (() => {
+  try {
+    createRequire(join(root, 'package.json')).resolve('onnxruntime-node');
+    return true;
+  } catch {
+    return false;
+  }
+})();
+const backendList = args.backends ?? (ortInstalled ? 'wasm,wasm+ort,webgpu,cpu' : 'wasm,webgpu,cpu');
+if (!args.backends && !ortInstalled) console.log('wasm+ort: not benchmarked — onnxruntime-node is not installed (ONNXRUNTIME_NODE_INSTALL=skip npm install --no-save onnxruntime-node@1.30.0)');
 const maxSeconds = Number(args['max-seconds']);
 const minIters = Number(args['min-iters']);
 const slowLimit = Number(args['slow-limit']);
@@ -92,6 +115,7 @@ function sgemmPeak(): { gflops: number; n: number; threads: number } | { error: 
 }
 const peak = torchDevice === 'cpu' ? sgemmPeak() : { error: `CPU sgemm peak not measured (the reference runs on ${torchDevice}); GFLOP/s are shown, % peak is not` };
 console.log('gflops' in peak ? `OpenBLAS sgemm 1024² on ${threads} thread(s): ${peak.gflops.toFixed(1)} GFLOP/s` : peak.error);
+console.log(`threads: ${threads} (onnxruntime-node intra-op; PyTorch: torch.set_num_threads(${torchIntra}), OpenBLAS ${threads}); tfjs-wasm runs on 1`);
 
 // ---- BrickML on each backend -----------------------------------------------------------------
 const rows: Row[] = [];
@@ -101,11 +125,11 @@ const engines: Record<string, string> = {};
 /** Best GFLOP/s each backend reached so far (the calibration products run first). */
 const backendRate = new Map<string, number>();
 
-for (const engine of args.backends!.split(',').filter(Boolean)) {
+for (const engine of backendList.split(',').filter(Boolean)) {
   if (engine === 'webgpu' && args.swiftshader) enableSwiftShader();
   let line: string;
   try {
-    const report = await useBackend(engine, { allowFallbackAdapter: args.swiftshader, importModule: importEngineModule });
+    const report = await useBackend(engine, { allowFallbackAdapter: args.swiftshader, importModule: importEngineModule, ort: { threads } });
     line = formatBackendReport(report);
     engines[engine] = report.device ?? line;
   } catch (e) {
@@ -204,14 +228,15 @@ const torchRows = new Map<string, Row>();
 for (const c of cases) {
   if (!('module' in c.reference)) continue;
   const row: Row = { case: c.id, title: c.title, impl: torchDevice === 'cpu' ? `PyTorch ${threads}T` : `PyTorch ${torchDevice}` };
+  if (torchDevice === 'cpu' && torchIntra !== 1) row.impl = `PyTorch ${torchIntra}+${threads}T`;
   rows.push(row);
   torchRows.set(c.id, row);
   if (!written.has(c.id)) { row.skipped = 'no BrickML backend ran, so no weights to load'; continue; }
   const outPath = join(artifacts, `${c.id}.torch.safetensors`);
   const res = spawnSync(args.python!, [
     join(here, 'torch/driver.py'), c.reference.module, join(artifacts, `${c.id}.safetensors`), join(artifacts, `${c.id}.json`), outPath,
-    '--threads', String(threads), '--max-seconds', String(maxSeconds), '--min-iters', String(minIters), '--device', torchDevice,
-  ], { env: { ...process.env, OMP_NUM_THREADS: String(threads), OPENBLAS_NUM_THREADS: String(threads) }, encoding: 'utf8' });
+    '--threads', String(torchIntra), '--max-seconds', String(maxSeconds), '--min-iters', String(minIters), '--device', torchDevice,
+  ], { env: { ...process.env, OMP_NUM_THREADS: String(torchIntra), OPENBLAS_NUM_THREADS: String(threads) }, encoding: 'utf8' });
   if (res.status !== 0) {
     row.skipped = `python failed: ${(res.stderr || res.error?.message || '').trim().split('\n').slice(-1)[0]}`;
     console.log(`${c.id} PyTorch: ${row.skipped}\n${res.stderr}`);
@@ -285,7 +310,7 @@ console.log(`\n${line(header)}\n|${widths.map((w) => '-'.repeat(w + 2)).join('|'
 for (const c of cases) console.log(`  ${c.id}: ${c.title}`);
 mkdirSync(dirname(outFile), { recursive: true });
 writeFileSync(outFile, `${JSON.stringify({
-  date: new Date().toISOString(), machine: { cpus: cpus().length, model: cpus()[0]?.model }, sgemmPeak: peak, torch: torchInfo, engines,
+  date: new Date().toISOString(), machine: { cpus: cpus().length, model: cpus()[0]?.model }, threads: { ort: threads, torchIntra, blas: threads }, sgemmPeak: peak, torch: torchInfo, engines,
   cases: cases.map((c) => ({ id: c.id, title: c.title, flops: c.flops, meta: c.meta })), rows,
 }, null, 2)}\n`);
 console.log(`wrote ${outFile}`);

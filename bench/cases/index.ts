@@ -6,7 +6,8 @@ import { perceiverCases } from './perceiver.js';
 import { moeCases } from './moe.js';
 import { eighCases } from './eigh.js';
 import { maeCases } from './mae.js';
+import { mlpCases } from './mlp.js';
 
 export function allCases(): BenchCase[] {
-  return [...matmulCases(), ...rinCases(), ...perceiverCases(), ...moeCases(), ...eighCases(), ...maeCases()];
+  return [...matmulCases(), ...mlpCases(), ...rinCases(), ...perceiverCases(), ...moeCases(), ...eighCases(), ...maeCases()];
 }

@@ -4,12 +4,21 @@ import { describeAdapter, isFallbackAdapter, isModuleNotFound, type EngineSpec, 
 import { dirname } from 'node:path';
 import { hasSystemVulkanLoader, markDawnLoaded, prepareVulkanFromEnv } from './swiftshader.js';
 import type { DawnPreProbe } from './dawn-probe.js';
+import { installOrtKernels, setOrtRuntime, activeOrtRuntime, ortDisabledReason } from './ort/kernels.js';
+import { loadOrtRuntime, OrtUnusableError, ORT_TESTED_VERSION, type OrtEngineOptions } from './ort/runtime.js';
 
 /** Node engines in default preference order. */
 export const NODE_ENGINES = ['tensorflow-gpu', 'tensorflow', 'webgpu', 'wasm', 'cpu'] as const;
 
+/**
+ * Engines used only when asked for by name (argument or BRICKML_BACKEND), never in the default
+ * order: `wasm+ort` is tfjs-wasm with its matrix products, sums and transposes in onnxruntime-node
+ * (multi-threaded MLAS).
+ */
+export const NODE_OPT_IN_ENGINES = ['wasm+ort'] as const;
+
 /** A BrickML engine name in Node. */
-export type NodeEngine = (typeof NODE_ENGINES)[number];
+export type NodeEngine = (typeof NODE_ENGINES)[number] | (typeof NODE_OPT_IN_ENGINES)[number];
 
 /** The npm packages each engine needs (all optional peer dependencies of this package). */
 export const NODE_ENGINE_PACKAGES: Readonly<Record<NodeEngine, readonly string[]>> = {
@@ -17,12 +26,21 @@ export const NODE_ENGINE_PACKAGES: Readonly<Record<NodeEngine, readonly string[]
   tensorflow: ['@tensorflow/tfjs-node'],
   webgpu: ['webgpu', '@tensorflow/tfjs-backend-webgpu'],
   wasm: ['@tensorflow/tfjs-backend-wasm'],
+  'wasm+ort': ['@tensorflow/tfjs-backend-wasm', 'onnxruntime-node'],
   cpu: ['@tensorflow/tfjs-backend-cpu'],
 };
 
-/** The command that installs `packages`, with tfjs packages pinned to the tfjs-core in use. */
+/**
+ * The command that installs `packages`, with tfjs packages pinned to the tfjs-core in use and
+ * onnxruntime-node pinned to the version this package is tested with, installed with
+ * `ONNXRUNTIME_NODE_INSTALL=skip` (its postinstall otherwise downloads GPU libraries; the CPU
+ * binary is in the npm tarball).
+ */
 export function installCommand(packages: readonly string[]): string {
-  return `npm install ${packages.map((p) => (p.startsWith('@tensorflow/') ? `${p}@${tf.version_core}` : p)).join(' ')}`;
+  const pinned = packages.map((p) =>
+    p.startsWith('@tensorflow/') ? `${p}@${tf.version_core}` : p === 'onnxruntime-node' ? `${p}@${ORT_TESTED_VERSION}` : p,
+  );
+  return `${packages.includes('onnxruntime-node') ? 'ONNXRUNTIME_NODE_INSTALL=skip ' : ''}npm install ${pinned.join(' ')}`;
 }
 
 /** What the Node engines' probes need. */
@@ -37,6 +55,8 @@ export interface NodeProbeContext {
    * Vulkan driver gets no Dawn warnings on its stderr; null: ask in-process only.
    */
   preProbeWebGPU?: ((flags: readonly string[], loaderDir: string | null) => Promise<DawnPreProbe | null>) | null;
+  /** Options of the `wasm+ort` engine, defaults filled in. */
+  ort: Required<OrtEngineOptions>;
 }
 
 type Imported = { ok: true; module: Record<string, unknown> } | { ok: false; result: ProbeResult };
@@ -199,16 +219,62 @@ const wasmEngine: EngineSpec<NodeProbeContext> = {
   async probe(ctx) {
     const m = await importEngine(ctx, 'wasm', '@tensorflow/tfjs-backend-wasm');
     if (!m.ok) return m.result;
+    // Plain wasm: products, sums and transposes back on tfjs-wasm's own kernels (if wasm+ort was chosen before).
+    setOrtRuntime(null);
+    return { ok: true, tfBackend: 'wasm', describe: () => describeWasm(m.module) };
+  },
+};
+
+async function describeWasm(module: Record<string, unknown>): Promise<string> {
+  const simd = await tf.env().getAsync('WASM_HAS_SIMD_SUPPORT');
+  const getThreads = module.getThreadsCount as (() => number) | undefined;
+  const threads = getThreads ? getThreads() : 1;
+  return (
+    `tfjs-backend-wasm ${tf.version_core} (XNNPACK), ${simd ? 'SIMD' : 'no SIMD'}, ${threads} thread${threads === 1 ? '' : 's'}` +
+    ' — threads are not available in Node (tfjs-backend-wasm turns them off under Node, tfjs#3830)'
+  );
+}
+
+/**
+ * tfjs-wasm with its matrix products (every `tf.matMul`, core's `matmul`/`linear`), float32 sums
+ * and transposes run by onnxruntime-node's MLAS on several threads, synchronously and in place on
+ * the wasm heap (ort/kernels.ts). Opt-in: only when asked for by name.
+ */
+const wasmOrtEngine: EngineSpec<NodeProbeContext> = {
+  name: 'wasm+ort',
+  async probe(ctx) {
+    const w = await importEngine(ctx, 'wasm+ort', '@tensorflow/tfjs-backend-wasm');
+    if (!w.ok) return w.result;
+    const pub = await importEngine(ctx, 'wasm+ort', 'onnxruntime-node');
+    if (!pub.ok) return pub.result;
+    const bin = await importEngine(ctx, 'wasm+ort', 'onnxruntime-node/dist/binding.js');
+    if (!bin.ok) {
+      return { ok: false, status: 'failed-init', reason: `onnxruntime-node is installed but its internal module dist/binding.js is not: ${bin.result.ok ? '' : bin.result.reason}` };
+    }
+    let rt;
+    try {
+      rt = loadOrtRuntime(pub.module, bin.module, ctx.ort);
+    } catch (e) {
+      if (e instanceof OrtUnusableError) {
+        return { ok: false, status: 'failed-init', reason: `${e.message}; use the 'wasm' engine, or install the tested version: ${installCommand(['onnxruntime-node'])}` };
+      }
+      throw e;
+    }
+    if (!installOrtKernels()) {
+      rt.dispose();
+      return { ok: false, status: 'failed-init', reason: "tfjs-backend-wasm registered no 'BatchMatMul' kernel to route through onnxruntime-node" };
+    }
+    setOrtRuntime(rt);
     return {
       ok: true,
       tfBackend: 'wasm',
       describe: async () => {
-        const simd = await tf.env().getAsync('WASM_HAS_SIMD_SUPPORT');
-        const getThreads = m.module.getThreadsCount as (() => number) | undefined;
-        const threads = getThreads ? getThreads() : 1;
+        const active = activeOrtRuntime();
+        const wasm = await describeWasm(w.module);
+        if (!active) return `${wasm}; onnxruntime-node turned itself off (${ortDisabledReason() ?? 'unknown reason'}): plain wasm`;
         return (
-          `tfjs-backend-wasm ${tf.version_core} (XNNPACK), ${simd ? 'SIMD' : 'no SIMD'}, ${threads} thread${threads === 1 ? '' : 's'}` +
-          ' — threads are not available in Node (tfjs-backend-wasm turns them off under Node, tfjs#3830)'
+          `${wasm}; matrix products, sums and transposes in onnxruntime-node ${active.version} (MLAS), ${active.threads} intra-op thread${active.threads === 1 ? '' : 's'}, spinning off` +
+          `${active.version === ORT_TESTED_VERSION ? '' : ` (tested with ${ORT_TESTED_VERSION})`}`
         );
       },
     };
@@ -237,3 +303,6 @@ export const nodeEngineSpecs: readonly EngineSpec<NodeProbeContext>[] = [
   wasmEngine,
   cpuEngine,
 ];
+
+/** The opt-in Node engines (asked for by name only). */
+export const nodeOptInEngineSpecs: readonly EngineSpec<NodeProbeContext>[] = [wasmOrtEngine];

@@ -8,11 +8,16 @@
  * @packageDocumentation
  */
 import type { BackendProvider } from '@brickml/core';
-import { NODE_ENGINES, nodeEngineSpecs, type NodeEngine, type NodeProbeContext } from './engines.js';
+import { NODE_ENGINES, NODE_OPT_IN_ENGINES, nodeEngineSpecs, nodeOptInEngineSpecs, type NodeEngine, type NodeProbeContext } from './engines.js';
+import type { OrtEngineOptions } from './ort/runtime.js';
+import { setOrtRuntime } from './ort/kernels.js';
+import { availableParallelism } from 'node:os';
 import { parsePreference, selectBackend, type SelectionReport } from '@brickml/core';
 import { preProbeDawn } from './dawn-probe.js';
 
-export { NODE_ENGINES, NODE_ENGINE_PACKAGES, installCommand, type NodeEngine } from './engines.js';
+export { NODE_ENGINES, NODE_OPT_IN_ENGINES, NODE_ENGINE_PACKAGES, installCommand, type NodeEngine } from './engines.js';
+export { ORT_TESTED_VERSION, ORT_INSTALL_COMMAND, type OrtEngineOptions } from './ort/runtime.js';
+export { ortEngineStatus, type OrtEngineStatus } from './ort/status.js';
 export { describeAdapter, isFallbackAdapter } from '@brickml/core';
 export { BackendUnavailableError, type SelectionReport, type PreferenceSource } from '@brickml/core';
 export {
@@ -25,6 +30,9 @@ export {
 
 /** The environment variable that overrides the engine choice (a comma-separated list). */
 export const BACKEND_ENV_VAR = 'BRICKML_BACKEND';
+
+/** The environment variable that sets the `wasm+ort` engine's intra-op threads when `ort.threads` is not given. */
+export const ORT_THREADS_ENV_VAR = 'BRICKML_ORT_THREADS';
 
 /** Options of {@link useBackend}. */
 export interface NodeBackendOptions {
@@ -41,6 +49,12 @@ export interface NodeBackendOptions {
   webgpuFlags?: readonly string[];
   /** How optional engine packages are imported (default: dynamic `import()`); for tests and custom loaders. */
   importModule?: (specifier: string) => Promise<unknown>;
+  /**
+   * The `wasm+ort` engine: ORT intra-op `threads` (default `BRICKML_ORT_THREADS`, else the machine's
+   * logical cores), `minMacs` (smaller products stay on tfjs-wasm, default 32768), `minElements`
+   * (smaller sums and transposes stay on tfjs-wasm, default 16384), `maxSessions` (cached per-shape sessions, default 256).
+   */
+  ort?: OrtEngineOptions;
 }
 
 /** The report of {@link useBackend}: the chosen engine, its device, and why every other engine was not chosen. */
@@ -79,8 +93,13 @@ export function useBackend(preference?: string | readonly string[], options: Nod
 
 async function useBackendNow(preference: string | readonly string[] | undefined, options: NodeBackendOptions): Promise<NodeBackendReport> {
   const env = options.env ?? process.env;
-  const pref = parsePreference('useBackend', NODE_ENGINES, preference, env[BACKEND_ENV_VAR], BACKEND_ENV_VAR);
+  const named = [...NODE_ENGINES, ...NODE_OPT_IN_ENGINES];
+  let pref = parsePreference('useBackend', named, preference, env[BACKEND_ENV_VAR], BACKEND_ENV_VAR);
+  // Opt-in engines are tried only when asked for by name.
+  if (pref.source === 'default') pref = { ...pref, requested: [...NODE_ENGINES] };
   const ctx: NodeProbeContext = {
+    // Checked (and BRICKML_ORT_THREADS read) only when wasm+ort is asked for.
+    ort: pref.requested.includes('wasm+ort') ? ortOptions(options.ort, env) : ortOptions(undefined, {}),
     importModule: options.importModule ?? nativeImport,
     allowFallbackAdapter: options.allowFallbackAdapter ?? (pref.source !== 'default' && pref.requested.includes('webgpu')),
     webgpuFlags: options.webgpuFlags ?? [],
@@ -89,12 +108,30 @@ async function useBackendNow(preference: string | readonly string[] | undefined,
   };
   const report = await selectBackend({
     fn: 'useBackend',
-    engines: nodeEngineSpecs,
+    engines: pref.source === 'default' ? nodeEngineSpecs : [...nodeEngineSpecs, ...nodeOptInEngineSpecs],
     preference: pref,
     ctx,
     selfTestTolerance: options.selfTestTolerance ?? 1e-3,
   });
+  // Another engine chosen: tfjs-wasm's kernels stop routing to onnxruntime-node (if wasm+ort was active).
+  if (report.engine !== 'wasm+ort') setOrtRuntime(null);
   return report as NodeBackendReport;
+}
+
+function ortOptions(o: OrtEngineOptions | undefined, env: Readonly<Record<string, string | undefined>>): Required<OrtEngineOptions> {
+  const fromEnv = env[ORT_THREADS_ENV_VAR];
+  const threads = o?.threads ?? (fromEnv !== undefined && fromEnv.trim() !== '' ? Number(fromEnv) : availableParallelism());
+  const where = o?.threads !== undefined ? 'options.ort.threads' : `${ORT_THREADS_ENV_VAR}=${fromEnv}`;
+  if (!Number.isInteger(threads) || threads < 1) {
+    throw new Error(`useBackend: ${where} must be a positive integer (ORT intra-op threads), got ${o?.threads ?? fromEnv}`);
+  }
+  const minMacs = o?.minMacs ?? 32768;
+  if (!Number.isFinite(minMacs) || minMacs < 0) throw new Error(`useBackend: options.ort.minMacs must be a number ≥ 0, got ${minMacs}`);
+  const minElements = o?.minElements ?? 16384;
+  if (!Number.isFinite(minElements) || minElements < 0) throw new Error(`useBackend: options.ort.minElements must be a number ≥ 0, got ${minElements}`);
+  const maxSessions = o?.maxSessions ?? 256;
+  if (!Number.isInteger(maxSessions) || maxSessions < 1) throw new Error(`useBackend: options.ort.maxSessions must be a positive integer, got ${maxSessions}`);
+  return { threads, minMacs, minElements, maxSessions };
 }
 
 /** One-line summary of a report, e.g. for logs: `wasm (tfjs-backend-wasm …); skipped: tensorflow-gpu not-installed, …`. */

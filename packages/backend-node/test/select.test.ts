@@ -108,7 +108,7 @@ describe('useBackend(preference)', () => {
     expect(r).toMatchObject({ engine: 'cpu', tfBackend: 'cpu', source: 'argument', requested: ['cpu'] });
     expect(tf.getBackend()).toBe('cpu');
     expect(r.device).toMatch(/^tfjs-backend-cpu \(plain JavaScript, 1 thread\) on .+ \(\d+ logical cores\)$/);
-    expect(statuses(r)).toEqual({ cpu: 'chosen', 'tensorflow-gpu': 'not-tried', tensorflow: 'not-tried', webgpu: 'not-tried', wasm: 'not-tried' });
+    expect(statuses(r)).toEqual({ cpu: 'chosen', 'tensorflow-gpu': 'not-tried', tensorflow: 'not-tried', webgpu: 'not-tried', wasm: 'not-tried', 'wasm+ort': 'not-tried' });
     expect(r.attempts.find((a) => a.engine === 'wasm')!.reason).toBe('not requested (useBackend("cpu"))');
   });
 
