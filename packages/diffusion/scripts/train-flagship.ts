@@ -96,6 +96,7 @@ if (!args.fresh && (await Trainer.latestCheckpoint(work)) !== undefined) {
   console.log(`resumed from ${work} at step ${parts.trainer.step}`);
 }
 console.log(`${denoiserName}: ${model.denoiser.numParameters().toLocaleString()} parameters; training to step ${steps}`);
+const startStep = parts.trainer.step;
 
 const metric = await ShapesFD.load();
 const curveFile = join(work, '..', 'flagship-fd-curve.json');
@@ -120,6 +121,21 @@ const run = await trainWithBudget(parts.trainer, parts.batches, {
   },
 });
 console.log(`this run: ${run.steps} steps in ${run.seconds.toFixed(0)} s (stopped by ${run.stoppedBy}); at step ${parts.trainer.step}/${steps}`);
+
+// Each call that trained appends its step range and cosine horizon beside the checkpoint
+// (`<work>.stages.jsonl`): a run resumed with a larger --steps restarts the cosine there, so the
+// exported record lists every stage and the command of each, which together reproduce the weights.
+type Stage = { from: number; to: number; targetSteps: number; lr: number; warmup: number; batch: number; seconds: number; date: string };
+const stagesFile = `${work}.stages.jsonl`;
+if (run.steps > 0) {
+  const stage: Stage = { from: startStep, to: parts.trainer.step, targetSteps: steps, lr: args.lr, warmup: args.warmup, batch: args.batch, seconds: Math.round(run.seconds), date: new Date().toISOString() };
+  await appendFile(stagesFile, `${JSON.stringify(stage)}\n`);
+}
+const stages: Stage[] = existsSync(stagesFile)
+  ? (await readFile(stagesFile, 'utf8')).split('\n').filter((l) => l.trim() !== '').map((l) => JSON.parse(l) as Stage)
+  : [];
+const commandFor = (target: number) => `npm run train:flagship -w @brickml/diffusion -- --denoiser ${args.denoiser} --steps ${target} --seed ${seed}`;
+const commands = [...new Set(stages.map((s) => s.targetSteps))].map(commandFor);
 
 // Export the EMA weights and the record of the run.
 const history = parts.trainer.history;
@@ -152,7 +168,9 @@ const record = {
   fdCurve: curve,
   lossLast100: history.slice(-100).reduce((a, h) => a + h.loss, 0) / Math.max(1, Math.min(100, history.length)),
   date: new Date().toISOString(),
-  command: `npm run train:flagship -w @brickml/diffusion -- --denoiser ${args.denoiser} --steps ${steps} --seed ${seed} --guidance ${args.guidance}`,
+  stages,
+  // Run in order on one --work folder (each resumes the last), then the export at the guidance shipped.
+  commands: [...commands, `${commandFor(steps)} --guidance ${args.guidance}`],
 };
 await writeFile(join(assets, 'training.json'), `${JSON.stringify(record, null, 2)}\n`);
 await appendFile(join(work, '..', 'flagship-exports.jsonl'), `${JSON.stringify({ step: record.steps, shapesFD: final.shapesFD, date: record.date })}\n`);
