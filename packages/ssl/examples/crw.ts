@@ -43,6 +43,7 @@ const flags = parseFlags(
     encoder: { default: 'mlp', help: 'patch encoder: mlp (flat window → MLP) or vit (ViTEncoder on the window)' },
     background: { default: 'noise', help: "movingSprites background: noise (static noise per video) or dark" },
     stride: { default: '2', help: 'training grid stride in pixels (windows are 8 px)' },
+    temperature: { default: '0.07', help: 'walk temperature τ in training' },
     jitter: { default: 'off', help: 'jitter the training windows (on/off)' },
     videos: { default: '24', help: 'held-out videos for J/F' },
     radius: { default: '4', help: 'label-propagation radius in grid cells (eval stride 2)' },
@@ -59,6 +60,7 @@ const heldOut = num(program, flags, 'videos', { min: 1, int: true });
 const radius = num(program, flags, 'radius', { min: 0.5 });
 const seed = num(program, flags, 'seed', { min: 0, int: true });
 const trainStride = num(program, flags, 'stride', { min: 2, max: 8, int: true });
+const temperature = num(program, flags, 'temperature', { min: 1e-3, max: 10 });
 const encoderKind = flags.encoder;
 if (encoderKind !== 'mlp' && encoderKind !== 'vit') {
   console.error(`${program}: --encoder expected mlp or vit, got ${JSON.stringify(encoderKind)}`);
@@ -102,7 +104,7 @@ const config: ContrastiveRandomWalkConfig = {
   stride: trainStride,
   pixelMean: stats.mean,
   pixelStd: stats.std,
-  temperature: 0.07,
+  temperature,
   edgeDropout: 0.1,
   jitter: flags.jitter === 'on',
 };

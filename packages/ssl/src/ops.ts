@@ -2,6 +2,7 @@
  * Small tensor helpers shared by the objectives of @brickml/ssl.
  */
 import * as tf from '@tensorflow/tfjs-core';
+import { matmul } from '@brickml/core';
 
 /**
  * L2-normalises the last axis: `x / max(‖x‖, eps)` (PyTorch's `F.normalize(x, dim=-1)`).
@@ -65,4 +66,23 @@ export async function embeddingStd(z: tf.Tensor): Promise<number> {
   const v = (await s.data())[0]!;
   s.dispose();
   return v;
+}
+
+/**
+ * Dimensional-collapse diagnostic of features z `[N, D]`: the participation ratio of their
+ * covariance C (over the N rows), (Σλ)² / Σλ² = tr(C)² / ‖C‖²_F, with λ the eigenvalues of C.
+ * It is D when the variance is spread evenly over D orthogonal directions, 1 when it lies along
+ * one direction (and 0 for constant features). Complements {@link embeddingStd}, which sees
+ * complete collapse but not features squeezed into a few dimensions.
+ */
+export async function participationRatio(z: tf.Tensor): Promise<number> {
+  if (z.rank !== 2 || z.shape[0]! < 2) throw new Error(`participationRatio: argument 'z' expected [N ≥ 2, D], got [${z.shape}]`);
+  const [tr, fro] = tf.tidy(() => {
+    const centred = tf.sub(z, tf.mean(z, 0, true)); // [N, D]
+    const cov = tf.div(matmul(centred, centred, true, false), z.shape[0]!); // [D, D]
+    return [tf.div(tf.sum(tf.square(centred)), z.shape[0]!), tf.sum(tf.square(cov))];
+  });
+  const [t, f] = [(await tr.data())[0]!, (await fro.data())[0]!];
+  tf.dispose([tr, fro]);
+  return f > 0 ? (t * t) / f : 0;
 }

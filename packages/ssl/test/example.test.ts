@@ -58,3 +58,34 @@ it('the transporter example trains and evaluates in plain Node, writing eval.jso
     rmSync(out, { recursive: true, force: true });
   }
 });
+
+it('the mae and ijepa examples train and write eval.json with per-factor probe, k-NN and diagnostics for every encoder', async () => {
+  const cache = join(pkg, 'node_modules', '.cache', 'example-test');
+  for (const [name, extra, trained] of [['mae', ['--supervised', 'on'], 'mae'], ['ijepa', ['--supervised', 'off'], 'ijepa']] as const) {
+    const out = mkdtempSync(join(tmpdir(), `ssl-${name}-`));
+    try {
+      const { stdout } = await run(
+        process.execPath,
+        ['scripts/run.mjs', 'scripts/example.ts', name, '--steps', '2', '--batch', '8', ...extra, '--backend', 'wasm', '--out', out],
+        { cwd: pkg, env: { ...process.env, BRICKML_RUN_CACHE_DIR: cache }, timeout: 150_000 },
+      );
+      expect(stdout).toMatch(/step 2\/2/);
+      const evalJson = JSON.parse(readFileSync(join(out, 'eval.json'), 'utf8'));
+      const encoders = name === 'mae' ? [trained, 'randomEncoder', 'supervised', 'rawPixels'] : [trained, 'randomEncoder', 'rawPixels'];
+      expect(Object.keys(evalJson.results)).toEqual(encoders);
+      for (const r of Object.values(evalJson.results) as Array<Record<string, { probe: number; knn: number }> & { featureStd: number; participationRatio: number }>) {
+        for (const f of ['shape', 'colour', 'size']) {
+          expect(r[f]!.probe).toBeGreaterThan(0.2); // above no-skill floors: 3 classes (0.333) or 6 (0.167)
+          expect(r[f]!.probe).toBeLessThanOrEqual(1);
+          expect(r[f]!.knn).toBeGreaterThan(0.15);
+        }
+        expect(r.featureStd).toBeGreaterThan(0);
+        expect(r.participationRatio).toBeGreaterThanOrEqual(1);
+      }
+      expect(evalJson.config.patchSize).toBe(2);
+      expect(existsSync(join(out, 'model', 'config.json'))).toBe(true);
+    } finally {
+      rmSync(out, { recursive: true, force: true });
+    }
+  }
+}, 320_000);

@@ -3,7 +3,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { describe, expect, it } from 'vitest';
 import { AdamW, Rng, build, resnetTinyConfig } from '@brickml/core';
-import { BYOL, ProjectionHead, SimCLR, byolTau, embeddingStd } from '../src/index.js';
+import { BYOL, ProjectionHead, SimCLR, byolTau, embeddingStd, participationRatio } from '../src/index.js';
 
 const host = async (t: tf.Tensor) => Array.from(await t.data());
 
@@ -41,6 +41,25 @@ describe('embeddingStd', () => {
     expect(await embeddingStd(tf.tensor2d([[3, 0], [0, 2]]))).toBeCloseTo(0.5, 6);
     expect(await embeddingStd(tf.tensor2d([[1, 2], [2, 4], [0.5, 1]]))).toBeCloseTo(0, 6);
     await expect(embeddingStd(tf.zeros([1, 4]))).rejects.toThrow(/embeddingStd: argument 'z' expected \[N ≥ 2, D\], got \[1,4\]/);
+  });
+});
+
+describe('participationRatio', () => {
+  it('is (Σλ)²/Σλ² of the covariance: D for isotropic features, 1 along one direction, between for uneven spreads', async () => {
+    const rng = new Rng(4);
+    const iso = rng.normalTensor([4000, 8]);
+    const pr = await participationRatio(iso);
+    expect(pr).toBeGreaterThan(7.8); // sampling noise lowers it slightly below 8
+    expect(pr).toBeLessThanOrEqual(8);
+    // rows t·(1, 2, −1) + 5: all variance along one direction
+    const line = tf.tidy(() => tf.add(tf.matMul(rng.normalTensor([50, 1]), tf.tensor2d([[1, 2, -1]])), 5));
+    expect(await participationRatio(line)).toBeCloseTo(1, 4);
+    // exact covariance diag(4, 1) from four rows (±2, 0), (0, ±1)·√2: λ = (4, 1) → 25/17
+    const two = tf.tensor2d([[2 * Math.SQRT2, 0], [-2 * Math.SQRT2, 0], [0, Math.SQRT2], [0, -Math.SQRT2]]);
+    expect(await participationRatio(two)).toBeCloseTo(25 / 17, 5);
+    expect(await participationRatio(tf.ones([5, 3]))).toBe(0);
+    await expect(participationRatio(tf.zeros([1, 4]))).rejects.toThrow(/participationRatio: argument 'z' expected \[N ≥ 2, D\], got \[1,4\]/);
+    tf.dispose([iso, line, two]);
   });
 });
 
