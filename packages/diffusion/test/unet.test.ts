@@ -121,11 +121,15 @@ describe('UNetDenoiser', () => {
     net.dispose();
   });
 
-  it('the shipped flagship (assets/flagship) loads unchanged and gives the outputs recorded before the move to core', async () => {
+  it('the 8,500-step flagship (test/fixtures/flagship-8500) gives the outputs recorded before the move to core; the shipped one has the same parameters', async () => {
     // test/fixtures/flagship-forward.json: parameter names/shapes and the denoiser output on this fixed
-    // input, recorded with the pre-move code (diffusion's own conv3x3/GroupNorm), on cpu.
+    // input, recorded with the pre-move code (diffusion's own conv3x3/GroupNorm), on cpu, from the
+    // weights shipped then (kept as test/fixtures/flagship-8500; assets/flagship has trained on since).
     const expected = readFixture();
-    const model = await load<GaussianDiffusion>(join(here, '..', 'assets', 'flagship'));
+    const shipped = await load<GaussianDiffusion>(join(here, '..', 'assets', 'flagship'));
+    expect(shipped.denoiser.namedParameters().map(([n, p]) => [n, p.shape])).toEqual(expected.names);
+    shipped.dispose();
+    const model = await load<GaussianDiffusion>(join(here, 'fixtures', 'flagship-8500'));
     const den = (model as unknown as { denoiser: UNetDenoiser }).denoiser;
     expect(den).toBeInstanceOf(UNetDenoiser);
     expect(den.namedParameters().map(([n, p]) => [n, p.shape])).toEqual(expected.names);
@@ -193,12 +197,12 @@ describe('UNetDenoiser on wasm (forward + backward against cpu)', () => {
     return { loss, grads: out };
   }
 
-  it('the shipped flagship gives the recorded outputs on wasm too (hybrid convs; within 1e-4 of cpu)', async () => {
+  it('the 8,500-step flagship gives the recorded outputs on wasm too (hybrid convs; within 1e-4 of cpu)', async () => {
     if (!wasmOk) return expect.soft(wasmOk, 'wasm backend unavailable').toBe(true);
     const expected = readFixture();
     await tf.setBackend('wasm');
     try {
-      const model = await load<GaussianDiffusion>(join(here, '..', 'assets', 'flagship'));
+      const model = await load<GaussianDiffusion>(join(here, 'fixtures', 'flagship-8500'));
       const den = (model as unknown as { denoiser: UNetDenoiser }).denoiser;
       const x = new Rng(123).normalTensor([2, 3, 16, 16]);
       const out = den.forward(x, { noiseLevel: tf.tensor1d([0.25, 0.8]), classLabels: tf.tensor1d([0, 2], 'int32') }).output;
