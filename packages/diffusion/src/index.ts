@@ -29,6 +29,7 @@ export * from './metrics/psnr.js';
 export * from './metrics/shapes-classifier.js';
 export * from './metrics/shapes-fd.js';
 export * from './metrics/per-class.js';
+export * from './metrics/read-attention.js';
 export * from './viz.js';
 export * from './pipelines/image.js';
 export * from './pipelines/video.js';

@@ -1,6 +1,6 @@
 /**
  * `ShapesClassifier`: the small network whose features define `shapesFD`. A fully connected
- * network over 16×16 RGB `shapes` images (32×32 inputs are 2×2 average-pooled first), trained on
+ * network over 16×16 RGB `shapes` images (32×32 and 64×64 inputs are 2×2 / 4×4 average-pooled first), trained on
  * every factor the data set labels — shape (3 classes), colour (6), and centre x, y and size
  * (regression) — so its feature space registers what a generator gets wrong about any of them.
  *
@@ -64,14 +64,16 @@ export class ShapesClassifier extends Module {
     this.factor_head = lin(c.featureDim, 3);
   }
 
-  /** images `[B, 3, 16, 16]` or `[B, 3, 32, 32]` in [−1, 1] → `[B, 3·16·16]` (32 px are 2×2 average-pooled). */
+  /** images `[B, 3, k·16, k·16]` in [−1, 1] (k = 1, 2 or 4) → `[B, 3·16·16]` (larger images are k×k average-pooled). */
   private flatten(x: tf.Tensor): tf.Tensor {
     const s = this.config.size;
     this.checkShape('x', x, [null, 3, null, null]);
     const [b, , h, w] = x.shape;
     if (h === s && w === s) return tf.reshape(x, [b, 3 * s * s]);
-    if (h === 2 * s && w === 2 * s) return tf.reshape(tf.mean(tf.reshape(x, [b, 3, s, 2, s, 2]), [3, 5]), [b, 3 * s * s]);
-    throw new Error(`ShapesClassifier: argument 'x' must be [B, 3, ${s}, ${s}] or [B, 3, ${2 * s}, ${2 * s}], got [${x.shape.join(', ')}]`);
+    for (const k of [2, 4]) {
+      if (h === k * s && w === k * s) return tf.reshape(tf.mean(tf.reshape(x, [b, 3, s, k, s, k]), [3, 5]), [b, 3 * s * s]);
+    }
+    throw new Error(`ShapesClassifier: argument 'x' must be [B, 3, ${s}, ${s}], [B, 3, ${2 * s}, ${2 * s}] or [B, 3, ${4 * s}, ${4 * s}], got [${x.shape.join(', ')}]`);
   }
 
   /** Features and head outputs for images in [−1, 1]. */

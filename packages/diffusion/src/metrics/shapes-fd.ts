@@ -15,7 +15,7 @@
  * drawn as near-empty frames shows up there even when the classifier still names it.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { BACKGROUND_LEVEL, BrickConfigError, Rng, SHAPE_NAMES, ShapeError, formatShape, load, shapes } from '@brickml/core';
+import { BACKGROUND_LEVEL, BrickConfigError, Rng, SHAPE_NAMES, ShapeError, formatShape, load, renderShapes, shapes, type ShapeLabels } from '@brickml/core';
 import { featureStats, frechetDistance, type FeatureStats } from './frechet.js';
 import { ShapesClassifier } from './shapes-classifier.js';
 
@@ -89,6 +89,22 @@ export interface ShapesFDClassReport {
 export const SHAPES_BACKGROUND = 2 * BACKGROUND_LEVEL - 1;
 /** A pixel counts as covered when some channel is more than this far (in [−1, 1] units) from the background. */
 export const COVERAGE_THRESHOLD = 0.2;
+
+/** Image sides shapesFD measures: 16, 32 and 64 (64 px: see {@link shapesImages}). */
+export type ShapesFDSize = 16 | 32 | 64;
+
+/**
+ * `n` held-out `shapes` images `[n, 3, size, size]` in [−1, 1] (host) with their labels, drawn with
+ * `fixedSplit(n, seed)` (optionally of some `classes` only). The `shapes` stream draws 16 or 32 px;
+ * at 64 px the labels of the 32-px set are rendered at 64 px (`renderShapes`), so the three sizes
+ * share positions, sizes and colours.
+ */
+export function shapesImages(size: ShapesFDSize, n: number, seed: number, classes?: number[]): { images: Float32Array; shape: [number, number, number, number]; labels: ShapeLabels } {
+  if (size !== 16 && size !== 32 && size !== 64) throw new RangeError(`shapesImages: size must be 16, 32 or 64, got ${String(size)}`);
+  const s = shapes({ size: size === 64 ? 32 : size, batchSize: 1, seed: 0, ...(classes ? { classes } : {}) }).fixedSplit(n, seed);
+  if (size !== 64) return { images: s.images, shape: s.shape as [number, number, number, number], labels: s.labels };
+  return { images: renderShapes(s.labels, { size: 64 }), shape: [n, 3, 64, 64], labels: s.labels };
+}
 
 /**
  * Mean pixel value and coverage (share of pixels with some channel more than
@@ -173,7 +189,7 @@ export class ShapesFD {
     return new ShapesFD(m);
   }
 
-  /** Classifier features of images `[n, 3, H, W]` (H = 16 or 32, [−1, 1]) as host rows `[n, featureDim]`. */
+  /** Classifier features of images `[n, 3, H, W]` (H = 16, 32 or 64, [−1, 1]) as host rows `[n, featureDim]`. */
   async features(images: tf.Tensor, batchSize = 500): Promise<{ data: Float32Array; n: number; dim: number }> {
     if (images.rank !== 4 || images.shape[1] !== 3) throw new ShapeError(`ShapesFD.features: images must be [n, 3, H, W], got ${formatShape(images.shape)}`);
     const n = images.shape[0];
@@ -194,14 +210,13 @@ export class ShapesFD {
     return featureStats(f.data, f.n, f.dim);
   }
 
-  private async realImages(size: 16 | 32, n: number, seed: number): Promise<tf.Tensor> {
-    const ds = shapes({ size, batchSize: 1, seed: 0 });
-    const s = ds.fixedSplit(n, seed);
+  private async realImages(size: ShapesFDSize, n: number, seed: number): Promise<tf.Tensor> {
+    const s = shapesImages(size, n, seed);
     return tf.tensor4d(s.images, s.shape);
   }
 
   /** Real set A statistics and the two reference distances for `n` images of side `size`. */
-  async references(size: 16 | 32, n: number): Promise<{ realA: FeatureStats; realVsReal: number; noiseVsReal: number }> {
+  async references(size: ShapesFDSize, n: number): Promise<{ realA: FeatureStats; realVsReal: number; noiseVsReal: number }> {
     const key = `${size}/${n}`;
     const hit = this.cache.get(key);
     if (hit) return hit;
@@ -223,18 +238,18 @@ export class ShapesFD {
   }
 
   /**
-   * shapesFD of `samples` (`[n, 3, 16|32, 16|32]` in [−1, 1]) against n held-out real images, with
+   * shapesFD of `samples` (`[n, 3, S, S]`, S = 16, 32 or 64, in [−1, 1]) against n held-out real images, with
    * the real-vs-real and noise-vs-real references at the same n. Use n ≥ 4·featureDim.
    */
   async evaluate(samples: tf.Tensor, options: ShapesFDEvaluateOptions = {}): Promise<ShapesFDReport> {
-    if (samples.rank !== 4 || samples.shape[1] !== 3 || samples.shape[2] !== samples.shape[3] || (samples.shape[2] !== 16 && samples.shape[2] !== 32)) {
-      throw new ShapeError(`ShapesFD.evaluate: samples must be [n, 3, 16, 16] or [n, 3, 32, 32], got ${formatShape(samples.shape)}`);
+    if (samples.rank !== 4 || samples.shape[1] !== 3 || samples.shape[2] !== samples.shape[3] || (samples.shape[2] !== 16 && samples.shape[2] !== 32 && samples.shape[2] !== 64)) {
+      throw new ShapeError(`ShapesFD.evaluate: samples must be [n, 3, S, S] with S = 16, 32 or 64, got ${formatShape(samples.shape)}`);
     }
     const n = samples.shape[0];
     if (n < 2 * this.classifier.config.featureDim) {
       throw new RangeError(`ShapesFD.evaluate: need at least ${2 * this.classifier.config.featureDim} samples (2 × feature width) for a covariance, got ${n}`);
     }
-    const size = samples.shape[2] as 16 | 32;
+    const size = samples.shape[2] as ShapesFDSize;
     const refs = await this.references(size, n);
     if (options.classes === undefined) {
       const fd = frechetDistance(await this.stats(samples), refs.realA);
@@ -278,7 +293,7 @@ export class ShapesFD {
       idx.forEach((i, r) => {
         for (let j = 0; j < dim; j++) rows[r * dim + j] = a.features[i * dim + j];
       });
-      const ref = await this.classReferences(size as 16 | 32, c, m);
+      const ref = await this.classReferences(size as ShapesFDSize, c, m);
       const px = pixelFigures(a.pixels, a.shape, idx);
       reports.push({
         class: c,
@@ -305,16 +320,15 @@ export class ShapesFD {
    * `n` images of real set B against it (the floor of the class's shapesFD at this n). Cached per
    * (size, class, n).
    */
-  async classReferences(size: 16 | 32, c: number, n: number): Promise<ClassReference> {
+  async classReferences(size: ShapesFDSize, c: number, n: number): Promise<ClassReference> {
     const key = `${size}/${c}/${n}`;
     const hit = this.classCache.get(key);
     if (hit) return hit;
-    const ds = shapes({ size, batchSize: 1, seed: 0, classes: [c] });
     const refN = Math.max(n, SHAPES_FD_CLASS_REFERENCE_N);
     const setKey = `${size}/${c}/A${refN}`;
     let setA = this.classSetCache.get(setKey);
     if (!setA) {
-      const sa = ds.fixedSplit(refN, SHAPES_FD_REAL_SEED);
+      const sa = shapesImages(size, refN, SHAPES_FD_REAL_SEED, [c]);
       const a = tf.tensor4d(sa.images, sa.shape);
       const out = this.classifier.forward(a);
       try {
@@ -331,7 +345,7 @@ export class ShapesFD {
     }
     let realVsReal = NaN;
     if (n >= 2) {
-      const sb = ds.fixedSplit(n, SHAPES_FD_REAL_SEED_B);
+      const sb = shapesImages(size, n, SHAPES_FD_REAL_SEED_B, [c]);
       const b = tf.tensor4d(sb.images, sb.shape);
       try {
         realVsReal = frechetDistance(await this.stats(b), setA.realA);
@@ -345,8 +359,8 @@ export class ShapesFD {
   }
 
   /** Shape and colour accuracy of the classifier on `n` held-out images (for the record). */
-  async accuracy(size: 16 | 32 = 16, n = 2000, seed = 777): Promise<{ shape: number; colour: number; factorRmse: number }> {
-    const s = shapes({ size, batchSize: 1, seed: 0 }).fixedSplit(n, seed);
+  async accuracy(size: ShapesFDSize = 16, n = 2000, seed = 777): Promise<{ shape: number; colour: number; factorRmse: number }> {
+    const s = shapesImages(size, n, seed);
     const x = tf.tensor4d(s.images, s.shape);
     const o = this.classifier.forward(x);
     const [sl, cl, fa] = await Promise.all([o.shapeLogits.data(), o.colourLogits.data(), o.factors.data()]);
