@@ -20,6 +20,14 @@ from . import safetensors
 from .checkpoint import load, save, state_to_brickml
 
 
+def _flatten(out):
+    if isinstance(out, (tuple, list)):
+        for o in out:
+            yield from _flatten(o)
+    else:
+        yield out
+
+
 def run_case(case_dir, roundtrip=False):
     module = load(case_dir)
     with open(os.path.join(case_dir, "case.json")) as f:
@@ -39,7 +47,9 @@ def run_case(case_dir, roundtrip=False):
     module.eval()
     if isinstance(out, dict):  # MoE-style results: pick the named entries
         out = tuple(out[n] for n in names)
-    outs = out if isinstance(out, tuple) else (out,)
+    outs = tuple(_flatten(out))  # e.g. FastWeightsRNN's (output, (h, A))
+    if spec.get("take") is not None:
+        outs = tuple(outs[i] for i in spec["take"])
     if len(outs) > len(names) and all(o is None for o in outs[len(names) :]):
         outs = outs[: len(names)]  # e.g. a denoiser's (output, None)
     if len(outs) != len(names):

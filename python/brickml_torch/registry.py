@@ -155,9 +155,12 @@ KNOWN_ELSEWHERE = {
     "SimCLR": "@brickml/ssl",
     "ProjectionHead": "@brickml/ssl",
     "MaskedAutoencoder": "@brickml/ssl",
+    "IJEPA": "@brickml/ssl",
     "ActorCritic": "@brickml/rl",
     "RecurrentActorCritic": "@brickml/rl",
     "DiscernEmbedding": "@brickml/rl",
+    "ConvActorCritic": "@brickml/rl",
+    "CarmlEncoder": "@brickml/rl",
 }
 
 

@@ -23,10 +23,19 @@ run.json (paths relative to the file):
                     "noDecay": "biasAndNorm" | "none"},
       "out": "checkpoints/trained",             written by rank 0
       "saveEvery": 50,                          optional; the end of training always saves
-      "expertParallel": "auto"                  true / false / "auto" (default): under W > 1 ranks, shard every
+      "expertParallel": "auto",                 true / false / "auto" (default): under W > 1 ranks, shard every
                                                 MoE's experts over the ranks (numExperts/W each) when each
                                                 numExperts divides by W; false keeps them replicated under DDP
+      "ema": {"decay": 0.999, "warmup": false,  optional: BrickML's Ema of the weights, updated after every step,
+              "includeBuffers": false},         saved as ema.safetensors + ema.json (brickml_torch.ema)
+      "fsdp": true | {"wrap": ["TransformerBlock"], "sharding": "FULL_SHARD"}
+                                                optional, PyTorch ≥ 2.0: FullyShardedDataParallel instead of DDP,
+                                                every brick of the `wrap` types its own FSDP unit (see below)
     }
+
+`init` may also be a BrickML `Trainer` checkpoint (a folder with `trainer.json`): then its optimizer
+state (`optimizer.safetensors` + the `optimizer` entry of trainer.json) and, with `ema` set, its EMA
+(`ema.safetensors` + the `ema` entry) continue here: the PyTorch run takes `steps` more steps.
 
 The optimizer is BrickML's AdamW and its schedules (brickml_torch.optim); the data order is a
 function of (seed, step) only: epoch e visits the examples in `torch.randperm(N, seed + e)` order,
@@ -42,6 +51,16 @@ With experts sharded (brickml_torch.expert_parallel), tokens travel to their exp
 all_to_all, expert gradients stay on their rank, the other gradients are averaged as DDP does (DDP
 itself is not used then), the load-balancing loss uses the global expert counts, and a save gathers
 the experts (and their AdamW moments) into BrickML's full layout on rank 0.
+
+FSDP (`"fsdp"`, brickml_torch.distributed.wrap_fsdp; written for PyTorch ≥ 2.0 and not runnable on
+Debian's torch 1.13, where `import torch.distributed.fsdp` fails: the run then stops with an error
+naming that capability): the model is wrapped with `use_orig_params=True`, one FSDP unit per brick of
+the `wrap` types (default: the repeated blocks, `DEFAULT_FSDP_WRAP`); AdamW keeps its name-keyed state on
+each rank's shards (the no-decay set is decided on the unsharded shapes first); gradient clipping uses
+FSDP's global norm; a save gathers the full parameters on rank 0 (FULL_STATE_DICT, offloaded to CPU)
+and the AdamW moments the same way (each moment is put in the parameters' place and gathered), so the
+checkpoint is BrickML's layout; a resume shards the full files again. Not combined with expert
+parallelism or `ema` (both refused with a clear error).
 
 `out` holds a BrickML checkpoint (`config.json`, `model.safetensors`: TypeScript's `load(dir)` reads
 it), the optimizer state in BrickML's layout (`optimizer.safetensors` + `optimizer.json`, for
@@ -60,14 +79,19 @@ import torch
 import torch.distributed as dist
 import torch.nn.functional as F
 
+from . import distributed as capabilities
 from . import expert_parallel, safetensors
 from .checkpoint import load, save
+from .distributed import DEFAULT_FSDP_WRAP, FSDP_SHARDING
+from .ema import EMA
 from .optim import AdamW, no_decay_for_bias_and_norm
 from .registry import build
 
 STATE_FILE = "torch_train.json"
 STAGE_DIR = ".next"  # a save in progress (see commit_save)
-RUN_FIELDS = {"init", "model", "data", "loss", "steps", "batchSize", "seed", "optimizer", "out", "saveEvery", "threads", "clipGradNorm", "expertParallel"}
+RUN_FIELDS = {"init", "model", "data", "loss", "steps", "batchSize", "seed", "optimizer", "out", "saveEvery", "threads", "clipGradNorm", "expertParallel", "ema", "fsdp"}
+EMA_FIELDS = {"decay", "warmup", "includeBuffers"}
+FSDP_FIELDS = {"wrap", "sharding"}
 LOSSES = ("mse", "cross_entropy", "diffusion")
 
 
@@ -100,6 +124,30 @@ def read_run_config(path):
     ep = run.get("expertParallel", "auto")
     if ep not in (True, False, "auto"):
         raise RunConfigError(f"train: run config field 'expertParallel' expected true, false or 'auto', got {ep!r}")
+    ema = run.get("ema")
+    if ema is not None:
+        if not isinstance(ema, dict) or set(ema) - EMA_FIELDS:
+            raise RunConfigError(f"train: run config field 'ema' expected an object with fields {', '.join(sorted(EMA_FIELDS))}, got {ema!r}")
+        d = ema.get("decay", 0.999)
+        if isinstance(d, bool) or not isinstance(d, (int, float)) or not 0 <= d <= 1:
+            raise RunConfigError(f"train: run config field 'ema.decay' expected a number in [0, 1], got {d!r}")
+        for key in ("warmup", "includeBuffers"):
+            if not isinstance(ema.get(key, False), bool):
+                raise RunConfigError(f"train: run config field 'ema.{key}' expected a boolean, got {ema[key]!r}")
+    fs = run.get("fsdp", False)
+    if fs is not False:
+        if fs is not True and not (isinstance(fs, dict) and not set(fs) - FSDP_FIELDS):
+            raise RunConfigError(f"train: run config field 'fsdp' expected true, false or an object with fields {', '.join(sorted(FSDP_FIELDS))}, got {fs!r}")
+        opts = fs if isinstance(fs, dict) else {}
+        wrap = opts.get("wrap", list(DEFAULT_FSDP_WRAP))
+        if not isinstance(wrap, list) or not all(isinstance(w, str) for w in wrap):
+            raise RunConfigError(f"train: run config field 'fsdp.wrap' expected an array of brick type names, got {wrap!r}")
+        if opts.get("sharding", "FULL_SHARD") not in FSDP_SHARDING:
+            raise RunConfigError(f"train: run config field 'fsdp.sharding' expected one of {', '.join(FSDP_SHARDING)}, got {opts['sharding']!r}")
+        if ema is not None:
+            raise RunConfigError("train: run config fields 'fsdp' and 'ema' together are not supported (the EMA would have to be sharded and gathered like the moments); drop one")
+        if ep is True:
+            raise RunConfigError("train: run config fields 'fsdp' and 'expertParallel': true together are not supported; FSDP shards the experts with everything else")
     rel = lambda p: p if os.path.isabs(p) else os.path.join(base, p)  # noqa: E731
     run["out"] = rel(run["out"])
     if "init" in run:
@@ -163,7 +211,12 @@ def train(run, log=print):
     world = int(os.environ.get("WORLD_SIZE", "1"))
     rank = int(os.environ.get("RANK", "0"))
     distributed = world > 1
-    if distributed and not dist.is_initialized():
+    use_fsdp = run.get("fsdp", False) is not False
+    if use_fsdp:
+        capabilities.require_fsdp("train: run config field 'fsdp'")  # names the missing capability
+        if "WORLD_SIZE" not in os.environ:
+            raise RunConfigError("train: run config field 'fsdp' needs a process group: launch with torchrun (any --nproc_per_node, 1 included)")
+    if (distributed or use_fsdp) and not dist.is_initialized():
         dist.init_process_group("nccl" if torch.cuda.is_available() else "gloo")
     torch.set_num_threads(int(run.get("threads", 1)))
     batch, steps, seed = run["batchSize"], run["steps"], int(run.get("seed", 0))
@@ -185,9 +238,10 @@ def train(run, log=print):
         torch.manual_seed(seed)
         model = build(run["model"])
     model.to(device).train()
+    model_config = model.to_config()  # before any wrapping (FSDP replaces submodules with its units)
 
     # expert parallelism: every MoE keeps numExperts/W experts per rank (brickml_torch.expert_parallel)
-    ep_mode = run.get("expertParallel", "auto")
+    ep_mode = False if use_fsdp else run.get("expertParallel", "auto")
     moes = expert_parallel.moe_modules(model)
     if ep_mode is True and distributed and any(m.config["numExperts"] % world for _, m in moes):
         bad = next(f"{n or '(root)'} ({m.config['numExperts']})" for n, m in moes if m.config["numExperts"] % world)
@@ -198,29 +252,73 @@ def train(run, log=print):
         lo = [(n or "(root)", rank * m.expert_parallel["local"], (rank + 1) * m.expert_parallel["local"]) for n, m in moes]
         log(json.dumps({"expertParallel": {"rank": rank, "world": world, "experts": lo}}))
 
+    # `init` may be a BrickML Trainer checkpoint: its optimizer state and EMA continue here
+    init_trainer = None
+    if not resumed and "init" in run and os.path.isfile(os.path.join(run["init"], "trainer.json")):
+        with open(os.path.join(run["init"], "trainer.json")) as f:
+            init_trainer = json.load(f)
+
     o = run.get("optimizer", {})
     nd = o.get("noDecay", "biasAndNorm")
     if nd not in ("biasAndNorm", "none"):
         raise RunConfigError(f"train: run config field 'optimizer.noDecay' expected 'biasAndNorm' or 'none', got {nd!r}")
-    opt = AdamW(model.named_parameters(), lr=o.get("lr", 1e-3), betas=o.get("betas", (0.9, 0.999)), eps=o.get("eps", 1e-8),
-                weight_decay=o.get("weightDecay", 1e-2), no_decay=no_decay_for_bias_and_norm if nd == "biasAndNorm" else None)
+    no_decay = no_decay_for_bias_and_norm if nd == "biasAndNorm" else None
+    if use_fsdp:  # the no-decay set is decided on the unsharded shapes; then the model is sharded
+        fs = run["fsdp"] if isinstance(run["fsdp"], dict) else {}
+        nd_names = {n for n, p in model.named_parameters() if no_decay is not None and no_decay(n, p)}
+        full_params = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
+        net = capabilities.wrap_fsdp(model, fs.get("wrap", list(DEFAULT_FSDP_WRAP)), fs.get("sharding", "FULL_SHARD"), device)
+        params = [(capabilities.clean_fsdp_name(n), p) for n, p in net.named_parameters()]
+        no_decay = lambda n, p: n in nd_names  # noqa: E731
+        log(json.dumps({"fsdp": {"rank": rank, "world": world, "units": capabilities.fsdp_unit_count(net)}}))
+    else:
+        params = list(model.named_parameters())
+    opt = AdamW(params, lr=o.get("lr", 1e-3), betas=o.get("betas", (0.9, 0.999)), eps=o.get("eps", 1e-8),
+                weight_decay=o.get("weightDecay", 1e-2), no_decay=no_decay)
+
+    def load_optimizer(entries, state_json):
+        for name in expert_names:  # saved in the full layout: keep this rank's experts
+            for key in (f"exp_avg.{name}", f"exp_avg_sq.{name}"):
+                if key in entries:
+                    entries[key] = expert_parallel.shard_tensor(entries[key], rank, world)
+        if use_fsdp:  # saved in the full layout: keep this rank's shards
+            entries = capabilities.fsdp_shard_moments(net, full_params, entries)
+        opt.load_state(entries, state_json)
+
     start, losses = 0, []
     if resumed:
         with open(os.path.join(out, STATE_FILE)) as f:
             st = json.load(f)
         with open(os.path.join(out, "optimizer.json")) as f:
-            entries = safetensors.load(os.path.join(out, "optimizer.safetensors"))
-            for name in expert_names:  # saved in the full layout: keep this rank's experts
-                for key in (f"exp_avg.{name}", f"exp_avg_sq.{name}"):
-                    if key in entries:
-                        entries[key] = expert_parallel.shard_tensor(entries[key], rank, world)
-            opt.load_state(entries, json.load(f))
+            load_optimizer(safetensors.load(os.path.join(out, "optimizer.safetensors")), json.load(f))
         start, losses = st["step"], st["losses"]
         if rank == 0:
             log(json.dumps({"resumed": out, "step": start}))
+    elif init_trainer is not None and isinstance(init_trainer.get("optimizer"), dict):
+        opt_file = os.path.join(run["init"], "optimizer.safetensors")
+        if init_trainer["optimizer"].get("kind") != "AdamW":
+            raise RunConfigError(f"train: '{run['init']}' holds a {init_trainer['optimizer'].get('kind')!r} optimizer state; brickml_torch.train continues AdamW only")
+        load_optimizer(safetensors.load(opt_file), init_trainer["optimizer"])
+        if rank == 0:
+            log(json.dumps({"continued": run["init"], "optimizerStep": opt.step_count}))
 
-    ddp = distributed and not use_ep  # with experts sharded, gradients are averaged by expert_parallel.finish_gradients
-    net = torch.nn.parallel.DistributedDataParallel(model, find_unused_parameters=True) if ddp else model
+    # BrickML's Ema of the weights (after expert sharding: a rank's EMA holds its experts' slices)
+    ema = None
+    if run.get("ema") is not None:
+        e = run["ema"]
+        ema = EMA.for_module(model, e.get("decay", 0.999), e.get("warmup", False), e.get("includeBuffers", False))
+        shard = lambda name, t: expert_parallel.shard_tensor(t, rank, world) if name in expert_names else t  # noqa: E731
+        if resumed and os.path.isfile(os.path.join(out, "ema.safetensors")):
+            with open(os.path.join(out, "ema.json")) as f:
+                ema.load_state(safetensors.load(os.path.join(out, "ema.safetensors")), json.load(f), transform=shard)
+        elif not resumed and init_trainer is not None and isinstance(init_trainer.get("ema"), dict):
+            ema.load_state(safetensors.load(os.path.join(run["init"], "ema.safetensors")), init_trainer["ema"], transform=shard)
+            if rank == 0:
+                log(json.dumps({"continued": run["init"], "emaUpdates": ema.updates}))
+
+    ddp = distributed and not use_ep and not use_fsdp  # with experts sharded, gradients are averaged by expert_parallel.finish_gradients
+    if not use_fsdp:
+        net = torch.nn.parallel.DistributedDataParallel(model, find_unused_parameters=True) if ddp else model
     d = run["data"]
     arrays = safetensors.load(d["file"])
     loss_kind = run.get("loss", "mse")
@@ -233,6 +331,13 @@ def train(run, log=print):
     n = data[d["target"] if "target" in d else d["inputs"][0]].shape[0]
 
     def save_all(step):
+        ema_full = None
+        if ema is not None:  # with experts sharded a collective too: every rank sends its experts' averages
+            ema_full = {n: (expert_parallel.gather_experts(ema.shadows[n], world) if n in expert_names else ema.shadows[n]).detach().cpu().contiguous().numpy()
+                        for n in sorted(ema.shadows)}
+        if use_fsdp:  # collectives: the full parameters and moments are gathered on rank 0
+            full = capabilities.fsdp_full_state(net)
+            moments = capabilities.fsdp_full_moments(net, opt)
         if use_ep:  # a collective: every rank sends its experts (and their optimizer state) to be gathered
             full = expert_parallel.full_state(model, expert_names, world)
             moments = {}
@@ -245,9 +350,9 @@ def train(run, log=print):
         stage = os.path.join(out, STAGE_DIR)  # written whole, then moved in (commit_save): a kill never mixes two saves
         if os.path.isdir(stage):
             shutil.rmtree(stage)
-        if use_ep:
+        if use_ep or use_fsdp:
             with torch.random.fork_rng(devices=[]):  # the throwaway initialisation must not move the run's RNG
-                whole = build(model.to_config())
+                whole = build(model_config)
             whole.load_state_dict(full, strict=True)
             save(whole, stage)
             safetensors.save(os.path.join(stage, "optimizer.safetensors"), moments)
@@ -256,6 +361,10 @@ def train(run, log=print):
             safetensors.save(os.path.join(stage, "optimizer.safetensors"), opt.state_entries())
         with open(os.path.join(stage, "optimizer.json"), "w") as f:
             json.dump(opt.state_json(), f)
+        if ema is not None:
+            safetensors.save(os.path.join(stage, "ema.safetensors"), ema_full)
+            with open(os.path.join(stage, "ema.json"), "w") as f:
+                json.dump(ema.state_json(), f)
         tmp = os.path.join(stage, STATE_FILE + ".tmp")
         with open(tmp, "w") as f:
             json.dump({"step": step, "losses": losses, "worldSize": world, "seed": seed}, f)
@@ -282,11 +391,15 @@ def train(run, log=print):
         loss.backward()
         if use_ep:
             expert_parallel.finish_gradients(list(model.named_parameters()), expert_names, world)
-        if run.get("clipGradNorm") and use_ep:
+        if run.get("clipGradNorm") and use_fsdp:
+            net.clip_grad_norm_(float(run["clipGradNorm"]))  # FSDP's global norm over every rank's shards
+        elif run.get("clipGradNorm") and use_ep:
             expert_parallel.clip_grad_norm(list(model.named_parameters()), expert_names, float(run["clipGradNorm"]))
         elif run.get("clipGradNorm"):
             torch.nn.utils.clip_grad_norm_(model.parameters(), float(run["clipGradNorm"]))  # BrickML's clipGradNorm formula
         lr = opt.step()
+        if ema is not None:
+            ema.update()
         global_loss = loss.detach().clone()
         if distributed:
             dist.all_reduce(global_loss)

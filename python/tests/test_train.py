@@ -342,17 +342,6 @@ class TrainTest(unittest.TestCase):
             self.assertEqual(json.load(f)["losses"], json.load(g)["losses"])
         self.assertFalse(os.path.exists(os.path.join(self.dir, "cut", ".next")))
 
-    def test_fsdp_capability_check_reports_what_an_import_does(self):
-        """FSDP sits behind a capability check (the trainer does not use it yet); on Debian's torch 1.13
-        under Python 3.11 the import fails, and the check must say so instead of crashing."""
-        from brickml_torch.distributed import fsdp_available
-
-        ok, why = fsdp_available()
-        r = subprocess.run([sys.executable, "-c", "import torch.distributed.fsdp"], capture_output=True, text=True, timeout=120)
-        self.assertEqual(ok, r.returncode == 0, why)
-        if not ok:
-            self.assertIn("import torch.distributed.fsdp failed", why)
-
 
 if __name__ == "__main__":
     unittest.main()

@@ -26,6 +26,8 @@ import {
 import '@brickml/attention';
 import '@brickml/moe';
 import '@brickml/diffusion';
+import { randomMasking } from '@brickml/ssl';
+import '@brickml/rl';
 
 /** How the mirror is called, written to case.json. */
 export interface CallSpec {
@@ -43,6 +45,8 @@ export interface CallSpec {
   train?: boolean;
   /** Module state tensors (e.g. `running_mean`) read after the call, appended to the outputs under these names. */
   after?: string[];
+  /** Positions of the outputs to compare among the mirror's (nested tuples flattened), when it returns more. */
+  take?: number[];
 }
 
 /** One parity case: a brick config, its inputs and how BrickML computes the outputs. */
@@ -78,6 +82,9 @@ const rinFields = {
   latentHeads: 2,
   writeDepthwiseConv: true,
 };
+
+/** A small ViT encoder for the ssl cases. */
+const vitSmall = { type: 'ViTEncoder', channels: 3, imageSize: 8, patchSize: 4, dim: 16, depth: 1, heads: 2 };
 
 /** The cases: every mirrored brick, with the options that change its computation. */
 export const PARITY_CASES: ParityCase[] = [
@@ -954,6 +961,280 @@ export const PARITY_CASES: ParityCase[] = [
       ).output,
     }),
     call: { args: ['x', 'noiseLevel', 'classLabels'], outputs: ['output'] },
+  },  // ---- core's spectral bricks, attention's FastWeightsRNN (tolerances: see parity.test.ts) ----
+  {
+    name: 'o2p-log-triu',
+    config: { type: 'O2PPooling', channels: 4 },
+    inputs: normal([2, 12, 4]),
+    run: one('x'),
+    call: { args: ['x'], outputs: ['y'] },
+  },
+  {
+    name: 'o2p-sqrt-matrix-raw',
+    config: { type: 'O2PPooling', channels: 3, normalization: 'sqrt', center: false, output: 'matrix', eps: 0.01 },
+    inputs: normal([3, 9, 3]),
+    run: one('x'),
+    call: { args: ['x'], outputs: ['y'] },
+  },
+  {
+    name: 'o2p-none-triu-unscaled',
+    config: { type: 'O2PPooling', channels: 5, normalization: 'none', scaleOffDiagonal: false },
+    inputs: normal([2, 7, 5]),
+    run: one('x'),
+    call: { args: ['x'], outputs: ['y'] },
+  },
+  {
+    // random tokens: the eigenvalues of D^-½ W D^-½ are distinct (gaps measured in the Python test)
+    name: 'ncut-gaussian-learned-sigma',
+    config: { type: 'NormalizedCut', dim: 3, segments: 2, sigma: 1.2, learnSigma: true },
+    inputs: normal([2, 7, 3]),
+    run: (m, i) => {
+      const r = (m as unknown as { decompose(x: tf.Tensor): { embedding: tf.Tensor; values: tf.Tensor } }).decompose(i.x);
+      return { embedding: r.embedding, values: r.values };
+    },
+    call: { args: ['x'], outputs: ['embedding', 'values'], method: 'decompose' },
+  },
+  {
+    name: 'ncut-cosine-generalized-keep-trivial',
+    config: { type: 'NormalizedCut', dim: 4, segments: 3, affinity: 'cosine', sigma: 0.5, dropTrivial: false, embedding: 'generalized' },
+    inputs: normal([2, 6, 4]),
+    run: (m, i) => {
+      const r = (m as unknown as { decompose(x: tf.Tensor): { embedding: tf.Tensor; values: tf.Tensor } }).decompose(i.x);
+      return { embedding: r.embedding, values: r.values };
+    },
+    call: { args: ['x'], outputs: ['embedding', 'values'], method: 'decompose' },
+  },
+  {
+    name: 'fast-weights-rnn',
+    config: { type: 'FastWeightsRNN', inputSize: 3, hiddenSize: 6, innerSteps: 2 },
+    inputs: normal([2, 5, 3]),
+    run: (m, i) => {
+      const r = fwd(m)(i.x) as { output: tf.Tensor; state: { h: tf.Tensor; A: tf.Tensor } };
+      return { output: r.output, h: r.state.h, A: r.state.A };
+    },
+    call: { args: ['x'], outputs: ['output', 'h', 'A'] },
+  },
+  {
+    name: 'fast-weights-rnn-tanh-no-memory',
+    config: { type: 'FastWeightsRNN', inputSize: 4, hiddenSize: 5, fastLr: 0, activation: 'tanh', layerNorm: false },
+    inputs: normal([2, 4, 4]),
+    run: (m, i) => {
+      const r = fwd(m)(i.x) as { output: tf.Tensor; state: { h: tf.Tensor; A: tf.Tensor } };
+      return { output: r.output, h: r.state.h };
+    },
+    call: { args: ['x'], outputs: ['output', 'h'], take: [0, 1] }, // A stays 0 with fastLr 0
+  },
+  // ---- @brickml/ssl ----
+  {
+    name: 'ssl-projection-head',
+    config: { type: 'ProjectionHead', dim: 6, hidden: 10, outDim: 4 },
+    inputs: normal([5, 6]),
+    run: one('x'),
+    call: { args: ['x'], outputs: ['y'] },
+  },
+  {
+    name: 'ssl-projection-head-train',
+    config: { type: 'ProjectionHead', dim: 6, hidden: 10, outDim: 4 },
+    inputs: normal([5, 6]),
+    run: (m, i) => {
+      const y = fwd(m)(i.x) as tf.Tensor;
+      const bn = (m as unknown as { bn: { running_mean: tf.Tensor; running_var: tf.Tensor } }).bn;
+      return { y, 'bn.running_mean': tf.clone(bn.running_mean), 'bn.running_var': tf.clone(bn.running_var) };
+    },
+    call: { args: ['x'], outputs: ['y', 'bn.running_mean', 'bn.running_var'], train: true, after: ['bn.running_mean', 'bn.running_var'] },
+  },
+  {
+    name: 'ssl-vit-encoder',
+    config: { type: 'ViTEncoder', channels: 3, imageSize: 8, patchSize: 4, dim: 16, depth: 2, heads: 4 },
+    inputs: normal([2, 3, 8, 8]),
+    run: one('x'),
+    call: { args: ['x'], outputs: ['y'] },
+  },
+  {
+    name: 'ssl-simclr-loss-train',
+    config: { type: 'SimCLR', encoder: vitSmall, encoderDim: 16, hidden: 12, projectionDim: 8, temperature: 0.3 },
+    inputs: (rng) => ({ v1: rng.normalTensor([4, 3, 8, 8]), v2: rng.normalTensor([4, 3, 8, 8]) }),
+    run: (m, i) => ({ loss: (m as unknown as { loss(a: tf.Tensor, b: tf.Tensor): tf.Tensor }).loss(i.v1, i.v2) }),
+    call: { args: ['v1', 'v2'], outputs: ['loss'], method: 'loss', train: true },
+  },
+  {
+    name: 'ssl-simclr-represent',
+    config: { type: 'SimCLR', encoder: vitSmall, encoderDim: 16, hidden: 12, projectionDim: 8 },
+    inputs: normal([3, 3, 8, 8]),
+    run: (m, i) => ({ h: (m as unknown as { represent(a: tf.Tensor): tf.Tensor }).represent(i.x) }),
+    call: { args: ['x'], outputs: ['h'], method: 'represent' },
+  },
+  {
+    name: 'ssl-byol-loss-train',
+    config: { type: 'BYOL', encoder: vitSmall, encoderDim: 16, hidden: 12, projectionDim: 8, predictorHidden: 10 },
+    inputs: (rng) => ({ v1: rng.normalTensor([4, 3, 8, 8]), v2: rng.normalTensor([4, 3, 8, 8]) }),
+    run: (m, i) => ({ loss: (m as unknown as { loss(a: tf.Tensor, b: tf.Tensor): tf.Tensor }).loss(i.v1, i.v2) }),
+    call: { args: ['v1', 'v2'], outputs: ['loss'], method: 'loss', train: true },
+  },
+  {
+    name: 'ssl-byol-loss-eval-no-predictor',
+    config: { type: 'BYOL', encoder: { type: 'MLP', dim: 6, hidden: 8, outDim: 5 }, encoderDim: 5, hidden: 7, projectionDim: 4, predictorHidden: 0 },
+    inputs: (rng) => ({ v1: rng.normalTensor([3, 6]), v2: rng.normalTensor([3, 6]) }),
+    run: (m, i) => ({ loss: (m as unknown as { loss(a: tf.Tensor, b: tf.Tensor): tf.Tensor }).loss(i.v1, i.v2) }),
+    call: { args: ['v1', 'v2'], outputs: ['loss'], method: 'loss' },
+  },
+  ...([false, true] as const).map((normPixLoss) => ({
+    name: `ssl-mae${normPixLoss ? '-normpix' : ''}`,
+    config: { type: 'MaskedAutoencoder', channels: 3, imageSize: 8, patchSize: 2, dim: 16, depth: 1, heads: 2, decoderDim: 8, decoderDepth: 1, decoderHeads: 2, normPixLoss },
+    inputs: (rng: Rng) => {
+      const m = randomMasking(2, 16, 0.75, rng);
+      return {
+        x: rng.normalTensor([2, 3, 8, 8]),
+        idsKeep: tf.tensor2d(m.idsKeep, [2, m.keep], 'int32'),
+        idsRestore: tf.tensor2d(m.idsRestore, [2, 16], 'int32'),
+        mask: tf.tensor2d(m.mask, [2, 16]),
+      };
+    },
+    run: (m: Module, i: Record<string, tf.Tensor>) => {
+      const masking = { keep: i.idsKeep.shape[1] as number, idsKeep: i.idsKeep.dataSync() as Int32Array, idsRestore: i.idsRestore.dataSync() as Int32Array, mask: i.mask.dataSync() as Float32Array };
+      const r = fwd(m)(i.x, { masking }) as { loss: tf.Tensor; pred: tf.Tensor; mask: tf.Tensor };
+      return { loss: r.loss, pred: r.pred, mask: r.mask };
+    },
+    call: { args: ['x'], kwargs: { ids_keep: 'idsKeep', mask: 'mask' }, outputs: ['loss', 'pred', 'mask'] },
+  })),
+  {
+    name: 'ssl-ijepa-loss',
+    config: { type: 'IJEPA', channels: 3, imageSize: 8, patchSize: 2, dim: 16, depth: 1, heads: 2, predictorDim: 8, predictorDepth: 1, predictorHeads: 2 },
+    inputs: (rng) => ({
+      x: rng.normalTensor([2, 3, 8, 8]),
+      context: tf.tensor2d([[0, 1, 2, 4, 5, 6, 8, 9], [5, 6, 7, 9, 10, 11, 13, 14]], [2, 8], 'int32'),
+      targets: tf.tensor3d([[[10, 11, 14, 15], [0, 1, 4, 8]], [[2, 3, 6, 7], [12, 13, 0, 4]]], [2, 2, 4], 'int32'),
+    }),
+    run: (m, i) => {
+      const ctx = i.context.arraySync() as number[][];
+      const tg = i.targets.arraySync() as number[][][];
+      const masks = { context: ctx.map((r) => Int32Array.from(r)), targets: tg.map((t) => t.map((r) => Int32Array.from(r))) };
+      return { loss: (m as unknown as { loss(x: tf.Tensor, masks: unknown): tf.Tensor }).loss(i.x, masks) };
+    },
+    call: { args: ['x', 'context', 'targets'], outputs: ['loss'], method: 'loss' },
+  },
+  {
+    name: 'ssl-ijepa-represent',
+    config: { type: 'IJEPA', channels: 3, imageSize: 8, patchSize: 4, dim: 16, depth: 1, heads: 2, predictorDim: 8 },
+    inputs: normal([2, 3, 8, 8]),
+    run: (m, i) => ({ y: (m as unknown as { represent(a: tf.Tensor): tf.Tensor }).represent(i.x) }),
+    call: { args: ['x'], outputs: ['y'], method: 'represent' },
+  },
+  {
+    name: 'ssl-crw-nodes-conv-encoder',
+    config: {
+      type: 'ContrastiveRandomWalk',
+      encoder: { type: 'Conv2d', inChannels: 3, outChannels: 8, kernelSize: 3, padding: 1 },
+      encoderDim: 8,
+      encoderInput: 'nhwc',
+      pixelMean: [0.1, -0.2, 0.3],
+      pixelStd: [0.9, 1.1, 1.3],
+      embedDim: 6,
+      patchSize: 6,
+      stride: 4,
+    },
+    inputs: normal([1, 3, 3, 8, 8]),
+    run: one('x'),
+    call: { args: ['x'], outputs: ['y'] },
+  },
+  {
+    name: 'ssl-crw-nodes-flat-encoder',
+    config: { type: 'ContrastiveRandomWalk', encoder: { type: 'Linear', inFeatures: 48, outFeatures: 7 }, encoderDim: 7, encoderInput: 'flat', embedDim: 5, patchSize: 4, stride: 4 },
+    inputs: normal([2, 2, 3, 8, 8]),
+    run: one('x'),
+    call: { args: ['x'], outputs: ['y'] },
+  },
+  {
+    name: 'ssl-crw-walk-loss',
+    config: { type: 'ContrastiveRandomWalk', encoder: { type: 'Linear', inFeatures: 48, outFeatures: 7 }, encoderDim: 7, encoderInput: 'flat', embedDim: 5, patchSize: 4, stride: 4, temperature: 0.2, shortestWalk: 1 },
+    inputs: normal([2, 4, 3, 8, 8]),
+    run: (m, i) => {
+      const r = (m as unknown as { loss(v: tf.Tensor): { loss: tf.Tensor; lossPerWalk: tf.Tensor; accuracyPerWalk: tf.Tensor } }).loss(i.x);
+      return { loss: r.loss, lossPerWalk: r.lossPerWalk, accuracyPerWalk: r.accuracyPerWalk };
+    },
+    call: { args: ['x'], outputs: ['loss', 'lossPerWalk', 'accuracyPerWalk'], method: 'loss' },
+  },
+  {
+    name: 'ssl-transporter-keypoints',
+    config: { type: 'Transporter', inChannels: 3, numKeypoints: 3, channels: 6, downsample: 1, gaussianStd: 0.2 },
+    inputs: normal([2, 8, 8, 3]),
+    run: (m, i) => {
+      const r = (m as unknown as { keypoints(x: tf.Tensor): { coords: tf.Tensor; maps: tf.Tensor } }).keypoints(i.x);
+      return { coords: r.coords, maps: r.maps };
+    },
+    call: { args: ['x'], outputs: ['coords', 'maps'], method: 'keypoints' },
+  },
+  {
+    name: 'ssl-transporter-reconstruct',
+    config: { type: 'Transporter', inChannels: 3, numKeypoints: 2, channels: 6, downsample: 1, gaussianStd: 0.15 },
+    inputs: (rng) => ({ s: rng.normalTensor([2, 8, 8, 3]), t: rng.normalTensor([2, 8, 8, 3]) }),
+    run: (m, i) => ({ y: (m as unknown as { reconstruct(a: tf.Tensor, b: tf.Tensor): tf.Tensor }).reconstruct(i.s, i.t) }),
+    call: { args: ['s', 't'], outputs: ['y'], method: 'reconstruct' },
+  },
+  {
+    name: 'ssl-transporter-loss-train-no-norm',
+    config: { type: 'Transporter', inChannels: 1, numKeypoints: 2, channels: 4, downsample: 2, norm: 'none' },
+    inputs: (rng) => ({ s: rng.normalTensor([1, 8, 8, 1]), t: rng.normalTensor([1, 8, 8, 1]) }),
+    run: (m, i) => ({ loss: (m as unknown as { loss(a: tf.Tensor, b: tf.Tensor): tf.Tensor }).loss(i.s, i.t) }),
+    call: { args: ['s', 't'], outputs: ['loss'], method: 'loss', train: true },
+  },
+  // ---- @brickml/rl ----
+  {
+    name: 'rl-actor-critic-discrete',
+    config: { type: 'ActorCritic', obsDim: 4, action: { kind: 'discrete', n: 3 }, hidden: [8, 8] },
+    inputs: (rng) => ({ obs: rng.normalTensor([5, 4]), actions: tf.tensor1d([0, 2, 1, 1, 2], 'int32') }),
+    run: (m, i) => {
+      const r = (m as unknown as { evaluate(o: tf.Tensor, a: tf.Tensor): Record<string, tf.Tensor> }).evaluate(i.obs, i.actions);
+      return { logProb: r.logProb, entropy: r.entropy, value: r.value };
+    },
+    call: { args: ['obs', 'actions'], outputs: ['logProb', 'entropy', 'value'], method: 'evaluate' },
+  },
+  {
+    name: 'rl-actor-critic-continuous-relu',
+    config: { type: 'ActorCritic', obsDim: 3, action: { kind: 'continuous', dim: 2 }, hidden: [6], activation: 'relu', initLogStd: -0.5 },
+    inputs: (rng) => ({ obs: rng.normalTensor([4, 3]), actions: rng.normalTensor([4, 2]) }),
+    run: (m, i) => {
+      const r = (m as unknown as { evaluate(o: tf.Tensor, a: tf.Tensor): Record<string, tf.Tensor> }).evaluate(i.obs, i.actions);
+      return { logProb: r.logProb, entropy: r.entropy, value: r.value };
+    },
+    call: { args: ['obs', 'actions'], outputs: ['logProb', 'entropy', 'value'], method: 'evaluate' },
+  },
+  {
+    name: 'rl-conv-actor-critic',
+    config: {
+      type: 'ConvActorCritic',
+      imageShape: [6, 6, 2],
+      action: { kind: 'continuous', dim: 2 },
+      channels: [4, 5],
+      kernelSizes: [3, 2],
+      strides: [1, 2],
+      hidden: 8,
+      inputScale: 0.5,
+      initLogStd: 0.2,
+    },
+    inputs: (rng) => ({ obs: rng.normalTensor([3, 72]), actions: rng.normalTensor([3, 2]) }),
+    run: (m, i) => {
+      const r = (m as unknown as { evaluate(o: tf.Tensor, a: tf.Tensor): Record<string, tf.Tensor> }).evaluate(i.obs, i.actions);
+      return { logProb: r.logProb, entropy: r.entropy, value: r.value };
+    },
+    call: { args: ['obs', 'actions'], outputs: ['logProb', 'entropy', 'value'], method: 'evaluate' },
+  },
+  {
+    name: 'rl-recurrent-actor-critic',
+    config: { type: 'RecurrentActorCritic', obsDim: 3, numActions: 2, hiddenSize: 6 },
+    inputs: (rng) => ({ x: rng.normalTensor([4, 7]), h: rng.normalTensor([4, 6]) }),
+    run: (m, i) => {
+      const r = (m as unknown as { step(x: tf.Tensor, h: tf.Tensor): Record<string, tf.Tensor> }).step(i.x, i.h);
+      return { logits: r.logits, value: r.value, h: r.h };
+    },
+    call: { args: ['x', 'h'], outputs: ['logits', 'value', 'h'], method: 'step' },
+  },
+  {
+    name: 'rl-discern-embedding',
+    config: { type: 'DiscernEmbedding', inDim: 5, hidden: [8, 6], embedDim: 4 },
+    inputs: normal([3, 5]),
+    run: one('x'),
+    call: { args: ['x'], outputs: ['y'] },
   },
 ];
 

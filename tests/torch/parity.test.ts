@@ -39,13 +39,14 @@ if (!torch.ok) console.warn(`tests/torch/parity.test.ts skipped: ${torch.why}`);
  * Largest |torch − BrickML| allowed per case, relative to max |BrickML output| (and at least 1e-7
  * absolute): float32 on both sides, different summation orders. Measured on the cpu backend against
  * torch 1.13 (OpenBLAS): at most 2.8e-7 relative for everything but the Perceiver stacks, which
- * reach 1.1e-6. A real semantic slip is far larger (exact
+ * reach 1.1e-6, and the spectral bricks (O2PPooling, NormalizedCut: BrickML's float32 Jacobi
+ * eigensolver against torch.linalg.eigh in float64), up to 1.7e-6. A real semantic slip is far larger (exact
  * GELU swapped for the tanh form: 1.8e-4).
  */
 const TOLERANCE: Record<string, number> = Object.fromEntries(
   PARITY_CASES.map((c) => [
     c.name,
-    c.name.startsWith('perceiver-')
+    c.name.startsWith('perceiver-') || /^(o2p|ncut)-/.test(c.name)
       ? 1e-5
       : /^(block-|rin-|transformer-denoiser|unet-|resnet-|basic-block)/.test(c.name)
         ? 5e-6

@@ -1,7 +1,7 @@
 /**
  * @brickml/rl: Gymnasium-style environments (spaces, CartPole-v1, a key-and-door gridworld,
  * bandits, DeepSea, a pixel maze, a point mass, vector envs, an episode recorder), PPO, RL² (a GRU
- * policy trained with PPO over trials), DISCERN, CARML's trajectory-level task model, and tabular
+ * policy trained with PPO over trials), DISCERN, CARML (visual task model by discriminative clustering, the refit / meta-train alternation), and tabular
  * K-learning with Thompson-sampling and soft-Q comparisons.
  * @packageDocumentation
  */
@@ -12,6 +12,7 @@ export * from './vector/sync-vector-env.js';
 export * from './record/recorder.js';
 export * from './ppo/orthogonal.js';
 export * from './ppo/policy.js';
+export * from './ppo/conv-policy.js';
 export * from './ppo/gae.js';
 export * from './ppo/loss.js';
 export * from './ppo/running-stats.js';
@@ -32,3 +33,6 @@ export * from './discern/goal-buffer.js';
 export * from './discern/goal-env.js';
 export * from './discern/trainer.js';
 export * from './carml/task-model.js';
+export * from './carml/encoder.js';
+export * from './carml/visual-task-model.js';
+export * from './carml/trainer.js';

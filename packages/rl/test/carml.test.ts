@@ -55,4 +55,32 @@ describe('TrajectoryMixture (CARML task model)', () => {
     expect(() => m.fit(trajs.slice(0, 1))).toThrow(/expected at least 2/);
     expect(() => m.responsibilities([Float32Array.of(1)])).toThrow(/states expected 2 entries, got 1/);
   });
+
+  it("fit with init 'current' warm-starts from the present parameters (CARML's refits)", () => {
+    const { trajs } = data(new Rng(4), 20, 5);
+    const m = new TrajectoryMixture({ components: 2, dim: 2 });
+    const first = m.fit(trajs, { rng: new Rng(1), iterations: 10 });
+    const means = Array.from(m.means);
+    const prior = Array.from(m.logPrior);
+    m.fit(trajs, { rng: new Rng(9), iterations: 0, init: 'current' });
+    expect(Array.from(m.means)).toEqual(means);
+    expect(Array.from(m.logPrior)).toEqual(prior);
+    const hist = m.fit(trajs, { rng: new Rng(9), iterations: 3, init: 'current' });
+    m.fit(trajs, { rng: new Rng(9), iterations: 0 }); // from data: means jump to sampled states
+    expect(Array.from(m.means)).not.toEqual(means);
+    // EM never lowers the likelihood, so the warm start begins at least where the first fit ended.
+    expect(hist[0]).toBeGreaterThanOrEqual((first.at(-1) as number) - 1e-9);
+  });
+
+  it('k-means++ seeding does not start duplicate components on repeated states', () => {
+    // Every trajectory starts at the same state (a fixed start cell), then stays near one of two places.
+    const rng = new Rng(6);
+    const trajs = Array.from({ length: 30 }, (_, i) => [Float32Array.of(0, 0), ...Array.from({ length: 3 }, () => Float32Array.of((i % 2 ? 3 : -3) + 0.1 * rng.normal(), 2 + 0.1 * rng.normal()))]);
+    for (let seed = 0; seed < 5; seed++) {
+      const m = new TrajectoryMixture({ components: 3, dim: 2 });
+      m.fit(trajs, { rng: new Rng(seed), iterations: 0 });
+      const means = [0, 1, 2].map((z) => `${m.means[2 * z]},${m.means[2 * z + 1]}`);
+      expect(new Set(means).size).toBe(3);
+    }
+  });
 });

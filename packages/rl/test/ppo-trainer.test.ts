@@ -3,7 +3,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { PPOTrainer } from '../src/index.js';
+import { PPOTrainer, type ActorCritic } from '../src/index.js';
 import { Corridor, ReachTarget } from './helpers/tiny-envs.js';
 
 const small = { numEnvs: 4, numSteps: 16, numMinibatches: 2, updateEpochs: 4, lr: 3e-3, hidden: [16, 16], totalTimesteps: 64 * 40 };
@@ -34,7 +34,7 @@ describe('PPOTrainer', () => {
     const run = async () => {
       const ppo = new PPOTrainer(() => new Corridor(4, 12), { ...small, seed: 7, totalTimesteps: 64 * 3, normalizeObservations: true });
       const m = await ppo.train();
-      const w = Array.from(await ppo.policy.actor[0].weight.data());
+      const w = Array.from(await (ppo.policy as ActorCritic).actor[0].weight.data());
       ppo.dispose();
       return { m: m.map(({ sps: _s, ...rest }) => rest), w };
     };
@@ -67,12 +67,12 @@ describe('PPOTrainer', () => {
       for (const k of ['pgLoss', 'vLoss', 'entropy', 'approxKl', 'clipFrac', 'explainedVariance']) expect(typeof lines[0][k]).toBe('number');
 
       const other = new PPOTrainer(() => new Corridor(4, 12), cfg);
-      expect(await other.policy.actor[0].weight.data()).not.toEqual(await ppo.policy.actor[0].weight.data());
+      expect(await other.policy.actor[0].weight.data()).not.toEqual(await (ppo.policy as ActorCritic).actor[0].weight.data());
       await other.resume(join(dir, 'ck'));
       expect(other.iteration).toBe(3);
       expect(other.globalStep).toBe(192);
       expect(other.history).toEqual(ppo.history);
-      expect(await other.policy.actor[0].weight.data()).toEqual(await ppo.policy.actor[0].weight.data());
+      expect(await other.policy.actor[0].weight.data()).toEqual(await (ppo.policy as ActorCritic).actor[0].weight.data());
       expect(await other.optimizer.slot('critic.0.weight', 'exp_avg')!.data()).toEqual(await ppo.optimizer.slot('critic.0.weight', 'exp_avg')!.data());
       expect(other.obsRms!.getState()).toEqual(ppo.obsRms!.getState());
       const rest = await other.train();

@@ -97,12 +97,14 @@ export class TrajectoryMixture {
   }
 
   /**
-   * Fits the mixture by EM on trajectories of embeddings: means start at the states of K distinct
-   * random trajectories (seeded), variances at the data's, then `iterations` rounds of E (trajectory
+   * Fits the mixture by EM on trajectories of embeddings: means start at K states chosen by k-means++
+   * seeding (seeded), variances at the data's, then `iterations` rounds of E (trajectory
    * posteriors) and M (prior, means, variances weighted by each trajectory's responsibility on all
    * its states). Returns the mean log-likelihood per state, log q(τ) / T, after each round.
+   * `init: 'current'` starts EM from the mixture's present parameters instead (a warm start, as
+   * CARML's alternation refits the task model on new data).
    */
-  fit(trajectories: readonly Float32Array[][], options: { iterations?: number; rng?: Rng } = {}): number[] {
+  fit(trajectories: readonly Float32Array[][], options: { iterations?: number; rng?: Rng; init?: 'data' | 'current' } = {}): number[] {
     const K = this.components;
     const D = this.dim;
     if (trajectories.length < K) throw new RangeError(`TrajectoryMixture.fit: argument 'trajectories' expected at least ${K} (one per component), got ${trajectories.length}`);
@@ -122,16 +124,39 @@ export class TrajectoryMixture {
         }
       }
     }
-    const perm = rng.permutation(trajectories.length);
-    for (let z = 0; z < K; z++) {
-      const t = trajectories[perm[z]];
-      const s = t[rng.int(0, t.length)];
-      for (let j = 0; j < D; j++) {
-        this.means[z * D + j] = s[j];
-        this.variances[z * D + j] = Math.max(this.varianceFloor, sq[j] / n - (mean[j] / n) ** 2);
+    if (options.init !== 'current') {
+      // k-means++ seeding over the states: the first mean at a random state, each next one at a state
+      // drawn with probability ∝ its squared (variance-scaled) distance to the nearest chosen mean, so
+      // repeated states (a fixed start cell, a revisited corridor) do not seed duplicate components.
+      const variance = new Float64Array(D);
+      for (let j = 0; j < D; j++) variance[j] = Math.max(this.varianceFloor, sq[j] / n - (mean[j] / n) ** 2);
+      const states = trajectories.flat();
+      const nearest = new Float64Array(states.length).fill(Infinity);
+      let pick = rng.int(0, states.length);
+      for (let z = 0; z < K; z++) {
+        for (let j = 0; j < D; j++) {
+          this.means[z * D + j] = states[pick][j];
+          this.variances[z * D + j] = variance[j];
+        }
+        let total = 0;
+        states.forEach((s, i) => {
+          let d = 0;
+          for (let j = 0; j < D; j++) d += (s[j] - this.means[z * D + j]) ** 2 / variance[j];
+          nearest[i] = Math.min(nearest[i], d);
+          total += nearest[i];
+        });
+        if (total <= 0) {
+          pick = rng.int(0, states.length); // every state coincides with a mean: nothing better to choose
+          continue;
+        }
+        let u = rng.float() * total;
+        for (pick = 0; pick < states.length - 1; pick++) {
+          u -= nearest[pick];
+          if (u < 0) break;
+        }
       }
     }
-    this.logPrior.fill(-Math.log(K));
+    if (options.init !== 'current') this.logPrior.fill(-Math.log(K));
     const history: number[] = [];
     for (let it = 0; it < iterations; it++) {
       // E-step.

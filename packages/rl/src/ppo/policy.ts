@@ -3,7 +3,7 @@ import { z } from 'zod';
 import { Linear, Module, Rng, globalRng, parameter, parseConfig, registerBrick, schemas, type BrickOptions, type Parameter } from '@brickml/core';
 import { orthogonalTensor } from './orthogonal.js';
 
-const ActionSchema = z.discriminatedUnion('kind', [
+export const ActionSchema = z.discriminatedUnion('kind', [
   /** Categorical actions 0..n−1. */
   z.object({ kind: z.literal('discrete'), n: schemas.positiveInt }).strict(),
   /** Real actions of `dim` entries: a diagonal Gaussian with a state-independent learned log-std. */
@@ -49,60 +49,26 @@ export interface ActResult {
 
 const LOG_2PI = Math.log(2 * Math.PI);
 
+/** The action distribution of a PPO policy. */
+export type ActionSpec = z.output<typeof ActionSchema>;
+
 /**
- * PPO's actor-critic as CleanRL's `Agent`: separate actor and critic MLPs (`actor.0..k`,
- * `critic.0..k`) with orthogonal initialisation (gain √2 on hidden layers, `actorHeadGain` and
- * `criticHeadGain` on the heads, zero biases); a categorical policy over logits, or a diagonal
- * Gaussian with a learned state-independent `actor_logstd` `[1, dim]`.
+ * What PPO needs of a policy network: `actorOutput` (logits or Gaussian means) and `value` of a
+ * batch of flat observations `[batch, obsDim]`; `evaluate` (log-probabilities, entropies, values)
+ * and host-side sampling in `act` are shared. {@link ActorCritic} (MLPs) and `ConvActorCritic` (a
+ * convolutional torso for images) implement it.
  */
-export class ActorCritic extends Module {
-  static readonly type = 'ActorCritic';
-  static readonly schema = ActorCriticSchema;
-  readonly config: z.output<typeof ActorCriticSchema>;
-  readonly actor: Linear[];
-  readonly critic: Linear[];
-  readonly actor_logstd: Parameter | null;
-
-  constructor(config: ActorCriticConfig, { rng = globalRng() }: BrickOptions = {}) {
-    super();
-    const c = (this.config = parseConfig(ActorCritic, config));
-    const outDim = c.action.kind === 'discrete' ? c.action.n : c.action.dim;
-    const mlp = (out: number, headGain: number) => {
-      const widths = [c.obsDim, ...c.hidden, out];
-      return widths.slice(1).map((w, i) => {
-        const layer = new Linear({ inFeatures: widths[i], outFeatures: w, init: 'zeros', biasInit: 'zeros' }, { rng });
-        const gain = i === widths.length - 2 ? headGain : Math.SQRT2;
-        const init = orthogonalTensor(w, widths[i], gain, rng);
-        layer.weight.assign(init);
-        init.dispose();
-        return layer;
-      });
-    };
-    this.critic = mlp(1, c.criticHeadGain);
-    this.actor = mlp(outDim, c.actorHeadGain);
-    this.actor_logstd = c.action.kind === 'continuous' ? parameter(tf.fill([1, c.action.dim], c.initLogStd)) : null;
-  }
-
-  private run(layers: Linear[], x: tf.Tensor): tf.Tensor {
-    let h = x;
-    layers.forEach((l, i) => {
-      h = l.forward(h);
-      if (i < layers.length - 1) h = this.config.activation === 'tanh' ? tf.tanh(h) : tf.relu(h);
-    });
-    return h;
-  }
-
+export abstract class PolicyNet extends Module {
+  /** Entries of one flat observation. */
+  abstract get obsDim(): number;
+  /** The action distribution. */
+  abstract get actionSpec(): ActionSpec;
+  /** Learned state-independent log-std `[1, dim]` of continuous actions (null for discrete ones). */
+  abstract readonly actor_logstd: Parameter | null;
   /** obs [batch, obsDim] → value [batch] */
-  value(obs: tf.Tensor): tf.Tensor1D {
-    this.checkShape('obs', obs, [null, this.config.obsDim]);
-    return tf.reshape(this.run(this.critic, obs), [-1]) as tf.Tensor1D;
-  }
-
+  abstract value(obs: tf.Tensor): tf.Tensor1D;
   /** obs [batch, obsDim] → logits [batch, n] (discrete) or action mean [batch, dim] (continuous) */
-  actorOutput(obs: tf.Tensor): tf.Tensor2D {
-    this.checkShape('obs', obs, [null, this.config.obsDim]);
-    return this.run(this.actor, obs) as tf.Tensor2D;
-  }
+  abstract actorOutput(obs: tf.Tensor): tf.Tensor2D;
 
   /**
    * Log-probability and entropy of `actions` under the policy at `obs`, and the value:
@@ -110,7 +76,7 @@ export class ActorCritic extends Module {
    * Categorical log-probabilities are a one-hot product (no `gather`, whose gradient wasm lacks).
    */
   evaluate(obs: tf.Tensor, actions: tf.Tensor): PolicyEvaluation {
-    const a = this.config.action;
+    const a = this.actionSpec;
     const batch = obs.shape[0];
     const out = this.actorOutput(obs); // [batch, n | dim]
     let logProb: tf.Tensor1D;
@@ -136,9 +102,9 @@ export class ActorCritic extends Module {
    * action (`deterministic`: argmax / the mean). Reads results with `await data()`.
    */
   async act(obs: Float32Array, batch: number, rng: Rng, { deterministic = false } = {}): Promise<ActResult> {
-    const a = this.config.action;
+    const a = this.actionSpec;
     const [outT, valueT, logstdT] = tf.tidy(() => {
-      const x = tf.tensor2d(obs, [batch, this.config.obsDim]);
+      const x = tf.tensor2d(obs, [batch, this.obsDim]);
       return [this.actorOutput(x), this.value(x), this.actor_logstd ? tf.clone(this.actor_logstd) : tf.zeros([1])];
     });
     const [out, values, logstd] = (await Promise.all([outT.data(), valueT.data(), logstdT.data()])) as Float32Array[];
@@ -177,6 +143,70 @@ export class ActorCritic extends Module {
       }
     }
     return { actions, logProbs, values: Float32Array.from(values) };
+  }
+}
+
+/**
+ * PPO's actor-critic as CleanRL's `Agent`: separate actor and critic MLPs (`actor.0..k`,
+ * `critic.0..k`) with orthogonal initialisation (gain √2 on hidden layers, `actorHeadGain` and
+ * `criticHeadGain` on the heads, zero biases); a categorical policy over logits, or a diagonal
+ * Gaussian with a learned state-independent `actor_logstd` `[1, dim]`.
+ */
+export class ActorCritic extends PolicyNet {
+  static readonly type = 'ActorCritic';
+  static readonly schema = ActorCriticSchema;
+  readonly config: z.output<typeof ActorCriticSchema>;
+  readonly actor: Linear[];
+  readonly critic: Linear[];
+  readonly actor_logstd: Parameter | null;
+
+  constructor(config: ActorCriticConfig, { rng = globalRng() }: BrickOptions = {}) {
+    super();
+    const c = (this.config = parseConfig(ActorCritic, config));
+    const outDim = c.action.kind === 'discrete' ? c.action.n : c.action.dim;
+    const mlp = (out: number, headGain: number) => {
+      const widths = [c.obsDim, ...c.hidden, out];
+      return widths.slice(1).map((w, i) => {
+        const layer = new Linear({ inFeatures: widths[i], outFeatures: w, init: 'zeros', biasInit: 'zeros' }, { rng });
+        const gain = i === widths.length - 2 ? headGain : Math.SQRT2;
+        const init = orthogonalTensor(w, widths[i], gain, rng);
+        layer.weight.assign(init);
+        init.dispose();
+        return layer;
+      });
+    };
+    this.critic = mlp(1, c.criticHeadGain);
+    this.actor = mlp(outDim, c.actorHeadGain);
+    this.actor_logstd = c.action.kind === 'continuous' ? parameter(tf.fill([1, c.action.dim], c.initLogStd)) : null;
+  }
+
+  get obsDim(): number {
+    return this.config.obsDim;
+  }
+
+  get actionSpec(): ActionSpec {
+    return this.config.action;
+  }
+
+  private run(layers: Linear[], x: tf.Tensor): tf.Tensor {
+    let h = x;
+    layers.forEach((l, i) => {
+      h = l.forward(h);
+      if (i < layers.length - 1) h = this.config.activation === 'tanh' ? tf.tanh(h) : tf.relu(h);
+    });
+    return h;
+  }
+
+  /** obs [batch, obsDim] → value [batch] */
+  value(obs: tf.Tensor): tf.Tensor1D {
+    this.checkShape('obs', obs, [null, this.config.obsDim]);
+    return tf.reshape(this.run(this.critic, obs), [-1]) as tf.Tensor1D;
+  }
+
+  /** obs [batch, obsDim] → logits [batch, n] (discrete) or action mean [batch, dim] (continuous) */
+  actorOutput(obs: tf.Tensor): tf.Tensor2D {
+    this.checkShape('obs', obs, [null, this.config.obsDim]);
+    return this.run(this.actor, obs) as tf.Tensor2D;
   }
 
   override toConfig() {

@@ -26,7 +26,8 @@ import { Discrete } from '../spaces/discrete.js';
 import { SyncVectorEnv } from '../vector/sync-vector-env.js';
 import { computeGae } from './gae.js';
 import { ppoLoss } from './loss.js';
-import { ActorCritic } from './policy.js';
+import { ConvActorCritic } from './conv-policy.js';
+import { ActorCritic, type PolicyNet } from './policy.js';
 import { RunningMeanStd, type RunningMeanStdState } from './running-stats.js';
 
 const PPOSchema = z
@@ -67,8 +68,26 @@ const PPOSchema = z
     adamEps: z.number().positive().default(1e-5),
     /** Running observation normalisation (Gymnasium's `NormalizeObservation`, clipped to ±10); off by default. */
     normalizeObservations: z.boolean().default(false),
-    /** Hidden widths of actor and critic (CleanRL: [64, 64]). */
+    /** Hidden widths of actor and critic (CleanRL: [64, 64]); unused with a conv `encoder`. */
     hidden: z.array(schemas.positiveInt).default([64, 64]),
+    /**
+     * `null` (default): MLP actor and critic ({@link ActorCritic}) on flat observations. `{ kind: 'conv', ... }`:
+     * a {@link ConvActorCritic} (shared conv torso, CleanRL's Atari agent) for image observations
+     * (a Box of shape `[H, W, C]`); its fields are ConvActorCritic's `channels`, `kernelSizes`,
+     * `strides`, `hidden`, `inputScale`.
+     */
+    encoder: z
+      .object({
+        kind: z.literal('conv'),
+        channels: z.array(schemas.positiveInt).min(1).default([16, 32]),
+        kernelSizes: z.union([schemas.positiveInt, z.array(schemas.positiveInt).min(1)]).default(3),
+        strides: z.union([schemas.positiveInt, z.array(schemas.positiveInt).min(1)]).default(1),
+        hidden: schemas.positiveInt.default(64),
+        inputScale: z.number().positive().default(1 / 255),
+      })
+      .strict()
+      .nullable()
+      .default(null),
     /** Seed of the parameters, the action sampling and the environments. */
     seed: z.number().int().default(1),
   })
@@ -157,7 +176,8 @@ export interface EvaluationResult {
  */
 export class PPOTrainer {
   readonly config: Parsed;
-  readonly policy: ActorCritic;
+  /** An {@link ActorCritic} (MLPs), or a {@link ConvActorCritic} with `encoder: { kind: 'conv' }`. */
+  readonly policy: PolicyNet;
   readonly venv: SyncVectorEnv;
   readonly optimizer: AdamW;
   readonly obsRms: RunningMeanStd | null;
@@ -185,7 +205,16 @@ export class PPOTrainer {
     const action = actSpace instanceof Discrete ? { kind: 'discrete' as const, n: actSpace.n } : { kind: 'continuous' as const, dim: (actSpace as Box).size };
     if (actSpace instanceof Discrete && actSpace.start !== 0) throw new TypeError(`PPOTrainer: Discrete action spaces must start at 0, got ${actSpace}`);
     const root = new Rng(c.seed);
-    this.policy = new ActorCritic({ obsDim: obsSpace.size, action, hidden: c.hidden }, { rng: root.fork() });
+    if (c.encoder) {
+      if (obsSpace.shape.length !== 3) {
+        throw new TypeError(`PPOTrainer: config field 'encoder' (conv) expected image observations (a Box of shape [H, W, C]), got shape [${obsSpace.shape.join(', ')}]`);
+      }
+      const { kind: _kind, ...conv } = c.encoder;
+      const [h, w, ch] = obsSpace.shape;
+      this.policy = new ConvActorCritic({ imageShape: [h, w, ch], action, ...conv }, { rng: root.fork() });
+    } else {
+      this.policy = new ActorCritic({ obsDim: obsSpace.size, action, hidden: c.hidden }, { rng: root.fork() });
+    }
     this.rng = root.fork();
     this.optimizer = new AdamW(this.policy, { lr: c.lr, eps: c.adamEps, weightDecay: 0 });
     this.obsRms = c.normalizeObservations ? new RunningMeanStd(obsSpace.size) : null;

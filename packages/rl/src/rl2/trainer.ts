@@ -40,6 +40,13 @@ type Parsed = z.output<typeof RL2Schema>;
 /** Makes the environment of one trial (one task) from the trial's generator; its task must stay fixed across its resets. */
 export type TrialEnvFactory = (rng: Rng) => Env;
 
+/**
+ * Replaces the environments' rewards of one step of a batch of trials (e.g. CARML's r_z(s) from a
+ * learned task model): gets the observation each trial's env returned (before any reset) and the
+ * envs, returns one reward per trial. Asynchronous, so it may run a network and read with `data()`.
+ */
+export type TrialRewardFn = (step: { observations: ArrayLike<number>[]; envs: Env[]; t: number }) => Promise<ArrayLike<number>>;
+
 /** Per-iteration metrics of {@link RL2Trainer}. */
 export interface RL2Metrics {
   iteration: number;
@@ -83,8 +90,16 @@ export class RL2Trainer {
   private readonly rng: Rng;
   private readonly obsDim: number;
   private readonly numActions: number;
+  /** Replaces the envs' rewards when set (CARML sets it to its task model's reward). */
+  rewardFn: TrialRewardFn | undefined;
 
-  constructor(readonly makeTrialEnv: TrialEnvFactory, config: RL2Config) {
+  /**
+   * @param makeTrialEnv makes the env of one trial from the trial's generator.
+   * @param options.rewardFn replaces the envs' rewards at every step (see {@link TrialRewardFn}); the
+   *   replaced reward is what the policy is trained on and sees as its previous reward.
+   */
+  constructor(readonly makeTrialEnv: TrialEnvFactory, config: RL2Config, options: { rewardFn?: TrialRewardFn } = {}) {
+    this.rewardFn = options.rewardFn;
     this.config = parseConfig({ type: 'RL2Trainer', schema: RL2Schema }, config);
     const c = this.config;
     if (c.trialsPerIteration % c.numMinibatches !== 0) {
@@ -141,6 +156,7 @@ export class RL2Trainer {
         const [logits, vals] = (await Promise.all([out.logits.data(), out.value.data()])) as Float32Array[];
         if (states) states.set((await h.data()) as Float32Array, t * n * c.hiddenSize);
         tf.dispose([out.logits, out.value]);
+        const stepped = [];
         for (let i = 0; i < n; i++) {
           const row = logits.subarray(i * A, (i + 1) * A);
           const max = Math.max(...row);
@@ -160,9 +176,16 @@ export class RL2Trainer {
           actions[j] = a;
           logProbs[j] = row[a] - max - Math.log(sum);
           values[j] = vals[i];
-          const r = envs[i].step(a as never);
-          rewards[j] = r.reward;
-          episodeReturns[ep] += r.reward / n;
+          stepped.push({ a, r: envs[i].step(a as never) });
+        }
+        const replaced = this.rewardFn ? await this.rewardFn({ observations: stepped.map((x) => x.r.observation as ArrayLike<number>), envs, t }) : undefined;
+        if (replaced && replaced.length !== n) throw new RangeError(`RL2Trainer: the reward function expected to return ${n} rewards (one per trial), got ${replaced.length}`);
+        for (let i = 0; i < n; i++) {
+          const { a, r } = stepped[i];
+          const j = t * n + i;
+          const reward = replaced ? replaced[i] : r.reward;
+          rewards[j] = reward;
+          episodeReturns[ep] += reward / n;
           const endOfEpisode = (t + 1) % c.episodeLength === 0;
           if ((r.terminated || r.truncated) !== endOfEpisode) {
             throw new RangeError(
@@ -170,7 +193,7 @@ export class RL2Trainer {
             );
           }
           prevAction[i] = a;
-          prevReward[i] = r.reward;
+          prevReward[i] = reward;
           prevDone[i] = endOfEpisode ? 1 : 0;
           obs[i] = endOfEpisode && t + 1 < T ? (envs[i].reset().observation as Float32Array) : (r.observation as Float32Array);
         }
