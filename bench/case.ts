@@ -9,7 +9,7 @@
  * the same weights everywhere, since `Rng` is host-side), then `outputs()` once on the fresh state
  * (the parity outputs), then `step()` for warm-up and timing, then `dispose()`.
  */
-import type * as tf from '@tensorflow/tfjs-core';
+import * as tf from '@tensorflow/tfjs-core';
 
 export interface BenchCase {
   /** Stable id, e.g. `rin-train-step`; also the artifact file names. */
@@ -50,4 +50,61 @@ export interface CaseInstance {
   /** Extra facts for the table/JSON (e.g. `droppedFraction`), read after timing. */
   facts?(): Record<string, number | string>;
   dispose(): void;
+}
+
+/** What {@link trainStepInstance} needs: the parameters, their optimizer, the loss and the case's inputs. */
+export interface TrainStepParts {
+  /** The model's parameters by path (`namedParameters()`). */
+  named: Array<[string, tf.Variable]>;
+  /** The optimizer over `named` (core's AdamW). */
+  opt: { step(grads: Map<string, tf.Tensor>): void; dispose(): void };
+  /** Forward + loss, called inside `tf.variableGrads`. */
+  lossFn: () => tf.Scalar;
+  /** Tensors the reference needs besides the parameters (`in.*`, `buffer.*`). */
+  inputs: Record<string, tf.Tensor>;
+  /** Extra parity outputs from each gradient (e.g. a rescaled copy); the harness disposes them. */
+  extraGradOutputs?: (path: string, grad: tf.Tensor) => Record<string, tf.Tensor>;
+  facts?: () => Record<string, number | string>;
+  /** Disposes the model and the inputs (the optimizer is disposed here). */
+  dispose: () => void;
+  /** Case id for errors. */
+  id: string;
+}
+
+/**
+ * The case instance of one training step (forward, loss, backward, optimizer step): parity outputs
+ * are the loss, every gradient (`grad.<path>`) and every updated weight (`updated.<path>`); `step()`
+ * runs one training step and reads the loss.
+ */
+export function trainStepInstance(p: TrainStepParts): CaseInstance {
+  const vars = p.named.map(([, v]) => v);
+  const pathOf = new Map(p.named.map(([path, v]) => [v.name, path]));
+  /** Returns the loss and the gradients by parameter path (caller disposes). */
+  const trainStep = () => {
+    const { value, grads } = tf.variableGrads(p.lossFn, vars);
+    const byPath = new Map(Object.entries(grads).map(([name, g]) => [pathOf.get(name)!, g]));
+    if (byPath.size !== p.named.length) throw new Error(`bench ${p.id}: ${p.named.length - byPath.size} parameter(s) got no gradient`);
+    p.opt.step(byPath);
+    return { loss: value, grads: byPath };
+  };
+  return {
+    tensors: () => ({ ...Object.fromEntries(p.named.map(([path, v]) => [`param.${path}`, v as tf.Tensor])), ...p.inputs }),
+    outputs: async () => {
+      const { loss, grads } = trainStep();
+      const out: Record<string, tf.Tensor> = { loss };
+      for (const [path, g] of grads) Object.assign(out, { [`grad.${path}`]: g }, p.extraGradOutputs?.(path, g));
+      for (const [path, v] of p.named) out[`updated.${path}`] = tf.clone(v);
+      return out;
+    },
+    step: async () => {
+      const { loss, grads } = trainStep();
+      await loss.data();
+      tf.dispose([loss, ...grads.values()]);
+    },
+    ...(p.facts ? { facts: p.facts } : {}),
+    dispose: () => {
+      p.opt.dispose();
+      p.dispose();
+    },
+  };
 }

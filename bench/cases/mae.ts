@@ -18,7 +18,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { AdamW, Rng, parseConfig } from '@brickml/core';
 import { transformerFlops } from '@brickml/attention';
 import { MaskedAutoencoder, type MaskedAutoencoderConfig, type RandomMasking } from '@brickml/ssl';
-import type { BenchCase } from '../case.js';
+import { trainStepInstance, type BenchCase } from '../case.js';
 
 /** A MaskedAutoencoder config with every default filled (what the PyTorch mirror reads). */
 type MaeConfig = MaskedAutoencoder['config'];
@@ -133,51 +133,23 @@ function trainCase(): BenchCase {
       const noise = tf.tensor2d(noiseValues, [batch, L]); // [B, L]
       const masking = maskingFromNoise(noiseValues, batch, L, config.maskRatio);
       const named = mae.namedParameters();
-      const vars = named.map(([, v]) => v);
-      const pathOf = new Map(named.map(([path, v]) => [v.name, path]));
       const opt = new AdamW(named, { ...TRAIN.adamw, noDecay: maeNoDecay });
-
       const lossFn = () => mae.forward(images, { masking }).loss; // pred and mask are disposed by variableGrads' tidy
-
-      /** Forward, masked MSE, backward, AdamW; returns the loss and the gradients by parameter path (caller disposes). */
-      const trainStep = () => {
-        const { value, grads } = tf.variableGrads(lossFn, vars);
-        const byPath = new Map(Object.entries(grads).map(([name, gr]) => [pathOf.get(name)!, gr]));
-        if (byPath.size !== named.length) throw new Error(`bench mae: ${named.length - byPath.size} parameter(s) got no gradient`);
-        opt.step(byPath);
-        return { loss: value, grads: byPath };
-      };
-
-      return {
-        tensors: () => ({
-          ...Object.fromEntries(named.map(([path, v]) => [`param.${path}`, v as tf.Tensor])),
+      return trainStepInstance({
+        id: 'mae', named, opt, lossFn,
+        inputs: {
           // The fixed sin-cos position tables (buffers): loaded too, so the mirror computes nothing of its own.
           ...Object.fromEntries(mae.namedBuffers().map(([path, v]) => [`buffer.${path}`, v as tf.Tensor])),
           'in.images': images,
           'in.noise': noise,
-        }),
-        outputs: async () => {
-          const { loss, grads } = trainStep();
-          const out: Record<string, tf.Tensor> = { loss };
-          for (const [path, gr] of grads) {
-            out[`grad.${path}`] = gr;
-            out[`gradScaled.${path}`] = tf.tidy(() => tf.div(gr, tf.max(tf.abs(gr)))); // max |·| = 1
-          }
-          for (const [path, v] of named) out[`updated.${path}`] = tf.clone(v);
-          return out;
         },
-        step: async () => {
-          const { loss, grads } = trainStep();
-          await loss.data();
-          tf.dispose([loss, ...grads.values()]);
-        },
+        extraGradOutputs: (path, gr) => ({ [`gradScaled.${path}`]: tf.tidy(() => tf.div(gr, tf.max(tf.abs(gr)))) }), // max |·| = 1
         facts: () => ({ parameters: mae.numParameters(), visible: K, patches: L }),
         dispose: () => {
-          opt.dispose();
           mae.dispose();
           tf.dispose([images, noise]);
         },
-      };
+      });
     },
   };
 }

@@ -7,7 +7,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { AdamW, MLP, Rng, shapes } from '@brickml/core';
-import type { BenchCase } from '../case.js';
+import { trainStepInstance, type BenchCase } from '../case.js';
 
 const TRAIN = {
   seed: 11,
@@ -53,42 +53,18 @@ function trainCase(): BenchCase {
       const labels = tf.tensor1d(data.labels, 'int32'); // [batch]
       const onehot = tf.oneHot(labels, net.outDim).toFloat(); // [batch, 10]
       const named = mlp.namedParameters();
-      const vars = named.map(([, v]) => v);
-      const pathOf = new Map(named.map(([path, v]) => [v.name, path]));
       const opt = new AdamW(named, TRAIN.adamw);
       // mean over the batch of −log softmax(logits)[label]
       const lossFn = () => tf.neg(tf.mean(tf.sum(tf.mul(onehot, tf.logSoftmax(mlp.forward(x))), -1))) as tf.Scalar;
-      const trainStep = () => {
-        const { value, grads } = tf.variableGrads(lossFn, vars);
-        const byPath = new Map(Object.entries(grads).map(([name, g]) => [pathOf.get(name)!, g]));
-        opt.step(byPath);
-        return { loss: value, grads: byPath };
-      };
-      return {
-        tensors: () => ({
-          ...Object.fromEntries(named.map(([path, v]) => [`param.${path}`, v as tf.Tensor])),
-          'in.x': x,
-          'in.labels': labels,
-        }),
-        outputs: async () => {
-          const { loss, grads } = trainStep();
-          const out: Record<string, tf.Tensor> = { loss };
-          for (const [path, g] of grads) out[`grad.${path}`] = g;
-          for (const [path, v] of named) out[`updated.${path}`] = tf.clone(v);
-          return out;
-        },
-        step: async () => {
-          const { loss, grads } = trainStep();
-          await loss.data();
-          tf.dispose([loss, ...grads.values()]);
-        },
+      return trainStepInstance({
+        id: 'mlp', named, opt, lossFn,
+        inputs: { 'in.x': x, 'in.labels': labels },
         facts: () => ({ parameters: mlp.numParameters() }),
         dispose: () => {
-          opt.dispose();
           mlp.dispose();
           tf.dispose([x, labels, onehot]);
         },
-      };
+      });
     },
   };
 }

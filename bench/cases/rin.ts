@@ -19,7 +19,7 @@ import { RinNetwork, attentionFlops, mlpFlops, rinNetworkFlops, type RinNetworkC
 import {
   GaussianDiffusion, ddimSample, shapesDiffusionConfig, type GaussianDiffusionConfig, type SampleOptions,
 } from '@brickml/diffusion';
-import type { BenchCase } from '../case.js';
+import { trainStepInstance, type BenchCase } from '../case.js';
 
 /** A RinNetwork config with every default filled (what the PyTorch mirror reads). */
 type RinConfig = RinNetwork['config'];
@@ -118,7 +118,6 @@ function trainCase(fused = true): BenchCase {
       const noiseLevel = rng.uniformTensor([batch], 0.02, 0.98); // [B] γ
       const named = net.namedParameters();
       const vars = named.map(([, v]) => v);
-      const pathOf = new Map(named.map(([path, v]) => [v.name, path]));
       const opt = new AdamW(named, { ...TRAIN.adamw, noDecay: noDecayForBiasAndNorm, fused });
 
       const lossFn = () => {
@@ -130,40 +129,15 @@ function trainCase(fused = true): BenchCase {
       const warm = tf.variableGrads(lossFn, vars);
       tf.dispose([warm.value, ...Object.values(warm.grads)]);
 
-      /** Forward, MSE, backward, AdamW; returns the loss and the gradients by parameter path (caller disposes). */
-      const trainStep = () => {
-        const { value, grads } = tf.variableGrads(lossFn, vars);
-        const byPath = new Map(Object.entries(grads).map(([name, g]) => [pathOf.get(name)!, g]));
-        opt.step(byPath);
-        return { loss: value, grads: byPath };
-      };
-
-      return {
-        tensors: () => ({
-          ...Object.fromEntries(named.map(([path, v]) => [`param.${path}`, v as tf.Tensor])),
-          'in.x': x,
-          'in.target': target,
-          'in.noiseLevel': noiseLevel,
-        }),
-        outputs: async () => {
-          const { loss, grads } = trainStep();
-          const out: Record<string, tf.Tensor> = { loss };
-          for (const [path, g] of grads) out[`grad.${path}`] = g;
-          for (const [path, v] of named) out[`updated.${path}`] = tf.clone(v);
-          return out;
-        },
-        step: async () => {
-          const { loss, grads } = trainStep();
-          await loss.data();
-          tf.dispose([loss, ...grads.values()]);
-        },
+      return trainStepInstance({
+        id: 'rin', named, opt, lossFn,
+        inputs: { 'in.x': x, 'in.target': target, 'in.noiseLevel': noiseLevel },
         facts: () => ({ parameters: net.numParameters() }),
         dispose: () => {
-          opt.dispose();
           net.dispose();
           tf.dispose([x, target, noiseLevel]);
         },
-      };
+      });
     },
   };
 }
