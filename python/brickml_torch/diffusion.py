@@ -11,7 +11,7 @@ from torch import nn
 from .attention import LearnedPositionEncoding, TransformerBlock, sinusoidal_embedding
 from .conv import GroupNorm
 from .core import Brick, Conv2d, Embedding, PatchEmbed, PatchUnembed, check_shape, layer_norm, linear, mlp
-from .registry import OPTIONAL, BrickConfigError, Field, any_of, boolean, list_of, non_negative, non_negative_int, pair, positive, positive_int, probability, register, parse_config, brick
+from .registry import OPTIONAL, BrickConfigError, Field, any_of, boolean, enum, list_of, non_negative, non_negative_int, pair, positive, positive_int, probability, register, parse_config, brick
 
 
 def _labels(class_labels, b, num_classes, device):
@@ -427,3 +427,45 @@ class GaussianDiffusion(Brick):
     def forward(self, x0, classes=None, t=None, noise=None, drop=None, keep=None, generator=None, noise_level=None):
         """The training loss of clean images x0 [B, C, H, W] in [−1, 1] (BrickML's `trainingLoss`)."""
         return self.loss(self.prepare_batch(x0, classes, t, noise, drop, keep, generator, noise_level))
+
+
+@register
+class ShapesClassifier(Brick):
+    """The feature network of shapesFD (packages/diffusion/src/metrics/shapes-classifier.ts):
+    h = gelu(fc2(gelu(fc1(flatten(x))))), features = gelu(fc3(h)) [B, featureDim], and the heads
+    shape_head [B, numShapes], colour_head [B, numColours], factor_head [B, 3]. Inputs of side 2·16 or
+    4·16 are k×k average-pooled to 16 first. Returns (features, shape_logits, colour_logits, factors)."""
+
+    brick_type = "ShapesClassifier"
+    fields = {
+        "size": Field(enum(16), 16),
+        "hidden": Field(list_of(positive_int, 2, 2), [256, 128]),
+        "featureDim": Field(positive_int, 32),
+        "numShapes": Field(positive_int, 3),
+        "numColours": Field(positive_int, 6),
+    }
+
+    def __init__(self, c):
+        super().__init__(c)
+        self.fc1 = linear(3 * c["size"] * c["size"], c["hidden"][0])
+        self.fc2 = linear(c["hidden"][0], c["hidden"][1])
+        self.fc3 = linear(c["hidden"][1], c["featureDim"])
+        self.shape_head = linear(c["featureDim"], c["numShapes"])
+        self.colour_head = linear(c["featureDim"], c["numColours"])
+        self.factor_head = linear(c["featureDim"], 3)
+
+    def _flatten(self, x):
+        s = self.config["size"]
+        check_shape("ShapesClassifier", "x", x, [None, 3, None, None])
+        b, _, h, w = x.shape
+        for k in (1, 2, 4):
+            if h == k * s and w == k * s:
+                return x.reshape(b, 3, s, k, s, k).mean(dim=(3, 5)).reshape(b, 3 * s * s) if k > 1 else x.reshape(b, 3 * s * s)
+        raise ValueError(f"ShapesClassifier: argument 'x' must be [B, 3, {s}, {s}], [B, 3, {2 * s}, {2 * s}] or [B, 3, {4 * s}, {4 * s}], got {list(x.shape)}")
+
+    def features(self, x):
+        return F.gelu(self.fc3(F.gelu(self.fc2(F.gelu(self.fc1(self._flatten(x)))))))
+
+    def forward(self, x):
+        f = self.features(x)
+        return f, self.shape_head(f), self.colour_head(f), self.factor_head(f)

@@ -43,14 +43,14 @@ class RegistryTest(unittest.TestCase):
 
     def test_type_without_mirror_names_its_typescript_package(self):
         with self.assertRaises(bt.BrickConfigError) as e:
-            bt.build({"type": "ShapesClassifier"})
-        self.assertIn("@brickml/diffusion", str(e.exception))
+            bt.build({"type": "CarmlEncoder"})
+        self.assertIn("@brickml/rl", str(e.exception))
         self.assertIn("no PyTorch mirror", str(e.exception))
 
     def test_every_registered_brick_of_the_typescript_packages_has_a_mirror_but_one(self):
         """Every type that `registerBrick(` registers in packages/*/src (read from the source tree) is mirrored or
-        listed in KNOWN_ELSEWHERE (so building it names its package); today only ShapesClassifier and CarmlEncoder
-        are not mirrored. A brick that lands in TypeScript without either fails here: add its mirror or its entry."""
+        listed in KNOWN_ELSEWHERE (so building it names its package); today only CarmlEncoder
+        is not mirrored. A brick that lands in TypeScript without either fails here: add its mirror or its entry."""
         from brickml_torch.registry import KNOWN_ELSEWHERE
 
         import re
@@ -70,14 +70,14 @@ class RegistryTest(unittest.TestCase):
         # class names equal type names in BrickML's packages
         unmirrored = registered - set(bt.registered_bricks())
         self.assertEqual(sorted(unmirrored - set(KNOWN_ELSEWHERE)), [], "registered in TypeScript, neither mirrored nor listed")
-        self.assertLessEqual(unmirrored, {"ShapesClassifier", "CarmlEncoder"})
+        self.assertLessEqual(unmirrored, {"CarmlEncoder"})
 
     def test_nested_unmirrored_brick_fails_with_its_path_before_building(self):
-        cfg = {"type": "Sequential", "layers": [{"type": "Linear", "inFeatures": 2, "outFeatures": 2}, {"type": "ShapesClassifier"}]}
+        cfg = {"type": "Sequential", "layers": [{"type": "Linear", "inFeatures": 2, "outFeatures": 2}, {"type": "CarmlEncoder"}]}
         with self.assertRaises(bt.BrickConfigError) as e:
             bt.build(cfg)
         self.assertIn("'layers.1'", str(e.exception))
-        self.assertIn("@brickml/diffusion", str(e.exception))
+        self.assertIn("@brickml/rl", str(e.exception))
         with self.assertRaises(bt.BrickConfigError) as e:
             bt.build({"type": "TransformerBlock", "dim": 8, "feedForward": {"type": "NormalizedCut", "numGroups": 1}})
         self.assertIn("'feedForward'", str(e.exception))

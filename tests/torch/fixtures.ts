@@ -961,6 +961,28 @@ export const PARITY_CASES: ParityCase[] = [
       ).output,
     }),
     call: { args: ['x', 'noiseLevel', 'classLabels'], outputs: ['output'] },
+  },
+  {
+    name: 'shapes-classifier',
+    config: { type: 'ShapesClassifier', hidden: [24, 16], featureDim: 8 },
+    inputs: normal([3, 3, 16, 16]),
+    run: (m, i) => {
+      const r = fwd(m)(i.x) as { features: tf.Tensor; shapeLogits: tf.Tensor; colourLogits: tf.Tensor; factors: tf.Tensor };
+      return { features: r.features, shapeLogits: r.shapeLogits, colourLogits: r.colourLogits, factors: r.factors };
+    },
+    call: { args: ['x'], outputs: ['features', 'shapeLogits', 'colourLogits', 'factors'] },
+  },
+  {
+    // shapesFD's shipped classifier (packages/diffusion/assets/shapes-classifier), on 32×32 inputs (2×2 average-pooled)
+    name: 'shapes-classifier-shipped',
+    config: { type: 'ShapesClassifier' },
+    module: async () => load<Module>(CLASSIFIER_DIR),
+    inputs: (rng) => ({ x: tf.clipByValue(rng.normalTensor([2, 3, 32, 32]), -1, 1) }),
+    run: (m, i) => {
+      const r = fwd(m)(i.x) as { features: tf.Tensor; shapeLogits: tf.Tensor; colourLogits: tf.Tensor; factors: tf.Tensor };
+      return { features: r.features, shapeLogits: r.shapeLogits, colourLogits: r.colourLogits, factors: r.factors };
+    },
+    call: { args: ['x'], outputs: ['features', 'shapeLogits', 'colourLogits', 'factors'] },
   },  // ---- core's spectral bricks, attention's FastWeightsRNN (tolerances: see parity.test.ts) ----
   {
     name: 'o2p-log-triu',
@@ -1237,6 +1259,9 @@ export const PARITY_CASES: ParityCase[] = [
     call: { args: ['x'], outputs: ['y'] },
   },
 ];
+
+/** shapesFD's shipped classifier. */
+export const CLASSIFIER_DIR = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', 'packages', 'diffusion', 'assets', 'shapes-classifier');
 
 /** The shipped flagship diffusion model (a GaussianDiffusion around a UNetDenoiser). */
 export const FLAGSHIP_DIR = resolve(
